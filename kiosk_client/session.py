@@ -1,0 +1,161 @@
+"""One kiosk's life on the service: sign in, ask for help, carry the call, report every event."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from kiosk_client.events import EventLog
+from kiosk_client.peer import KioskPeer
+from kiosk_client.signaling_client import KioskSignaling
+from media import MediaSource, open_media
+from signaling.protocol import (
+    AgentJoined,
+    CallEnded,
+    Error,
+    Hangup,
+    HelpRequest,
+    Ice,
+    Queued,
+    SdpType,
+    ServerMessage,
+    SessionDescription,
+)
+
+log = logging.getLogger(__name__)
+
+APP_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class KioskOptions:
+    server: str
+    kiosk_id: str
+    secret: str
+    media: Literal["synthetic", "device"] = "synthetic"
+    request_help: str | None = None
+    language: str = "en"
+    context: dict[str, str] = field(default_factory=dict)
+    record_to: Path | None = None
+    events: Path | None = None
+    say: tuple[str, ...] = ()
+    """Chat lines sent as soon as the chat channel opens (scripted kiosks, demos)."""
+    echo_chat: bool = False
+    """Answer every chat line the agent sends (demo kiosks)."""
+    exit_after_call: bool = True
+
+
+class KioskRunner:
+    def __init__(self, options: KioskOptions, source: MediaSource | None = None) -> None:
+        self.options = options
+        self.events = EventLog(options.events)
+        self._source = source
+        self._owns_source = source is None
+        self.signaling = KioskSignaling(options.server, options.kiosk_id, options.secret, APP_VERSION)
+        self.peer: KioskPeer | None = None
+        self.call_id: str | None = None
+        self.result: CallEnded | None = None
+        self.on_event: Callable[[str], None] | None = None
+
+    async def run(self) -> CallEnded | None:
+        """Run until the call ends (or forever when not asking for help); returns how the call ended."""
+        if self._source is None:
+            self._source = open_media(self.options.media)
+        try:
+            await self.signaling.connect()
+            self.events.write("signed_in", kiosk_id=self.options.kiosk_id)
+            if self.options.request_help:
+                await self.signaling.send(
+                    HelpRequest(
+                        topic=self.options.request_help,
+                        language=self.options.language,
+                        context=self.options.context,
+                    )
+                )
+            async for message in self.signaling.messages():
+                if await self._handle(message):
+                    break
+            return self.result
+        finally:
+            await self.close()
+
+    async def _handle(self, message: ServerMessage) -> bool:
+        """Act on one server message; True when this run is over."""
+        if isinstance(message, Queued):
+            self.call_id = message.call_id
+            self.events.write(
+                "queued",
+                call_id=message.call_id,
+                position=message.position,
+                estimated_wait_s=message.estimated_wait_s,
+            )
+        elif isinstance(message, AgentJoined):
+            await self._start_call(message)
+        elif isinstance(message, SessionDescription) and message.sdp_type is SdpType.ANSWER and self.peer:
+            await self.peer.apply_answer(message.sdp)
+        elif isinstance(message, Ice) and self.peer is not None:
+            await self.peer.add_candidate(message.candidate)
+        elif isinstance(message, CallEnded):
+            self.result = message
+            self.events.write(
+                "ended", call_id=message.call_id, state=message.state.value, reason=message.reason
+            )
+            await self._end_peer()
+            return self.options.exit_after_call
+        elif isinstance(message, Error):
+            self.events.write("error", code=message.code.value, message=message.message, ref=message.ref)
+            log.warning("server refused a message: %s (%s)", message.message, message.code.value)
+            return message.ref == "help_request" and self.options.exit_after_call
+        return False
+
+    async def _start_call(self, joined: AgentJoined) -> None:
+        assert self._source is not None
+        self.call_id = joined.call_id
+        self.events.write("agent_joined", call_id=joined.call_id, agent=joined.agent_name)
+        self.peer = KioskPeer(
+            self._source,
+            joined.ice_servers,
+            record_to=self.options.record_to,
+            on_chat=self._chat_received,
+            on_state=self._peer_state,
+        )
+        self.peer.chat.on("open", self._chat_opened)
+        sdp = await self.peer.make_offer()
+        await self.signaling.send(SessionDescription(call_id=joined.call_id, sdp_type=SdpType.OFFER, sdp=sdp))
+
+    def _chat_opened(self) -> None:
+        for line in self.options.say:
+            self.send_chat(line)
+
+    def _chat_received(self, text: str) -> None:
+        self.events.write("chat_received", call_id=self.call_id, text=text)
+        if self.options.echo_chat:
+            self.send_chat(f"Thank you, I read: {text}")
+
+    def _peer_state(self, state: str) -> None:
+        if state in ("connected", "failed"):
+            self.events.write(state, call_id=self.call_id)
+
+    def send_chat(self, text: str) -> None:
+        if self.peer is not None and self.peer.chat.readyState == "open":
+            self.peer.send_chat(text)
+            self.events.write("chat_sent", call_id=self.call_id, text=text)
+
+    async def hang_up(self) -> None:
+        if self.call_id is not None:
+            await self.signaling.send(Hangup(call_id=self.call_id))
+
+    async def _end_peer(self) -> None:
+        if self.peer is not None:
+            await self.peer.close()
+            self.peer = None
+
+    async def close(self) -> None:
+        await self._end_peer()
+        await self.signaling.close()
+        if self._owns_source and self._source is not None:
+            await self._source.close()
+            self._source = None

@@ -1,0 +1,88 @@
+"""The kiosk's WebSocket to the signaling server: authenticate, then send and receive typed messages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+
+from signaling.protocol import (
+    Error,
+    KioskHello,
+    KioskInbound,
+    ServerMessage,
+    Welcome,
+    decode_server,
+    encode,
+)
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+class SignalingError(Exception):
+    """The server refused us (bad credential, protocol) or could not be reached."""
+
+
+def websocket_url(server: str, path: str) -> str:
+    base = server.rstrip("/")
+    if base.startswith("https://"):
+        base = "wss://" + base[len("https://") :]
+    elif base.startswith("http://"):
+        base = "ws://" + base[len("http://") :]
+    elif not base.startswith(("ws://", "wss://")):
+        raise SignalingError(f"server URL must start with http://, https://, ws:// or wss://: {server!r}")
+    return base + path
+
+
+class KioskSignaling:
+    def __init__(self, server: str, kiosk_id: str, secret: str, app_version: str = "") -> None:
+        self._url = websocket_url(server, "/ws/kiosk")
+        self._hello = KioskHello(kiosk_id=kiosk_id, secret=secret, app_version=app_version)
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self.welcome: Welcome | None = None
+
+    async def connect(self) -> Welcome:
+        self._http = aiohttp.ClientSession()
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                self._ws = await self._http.ws_connect(self._url, heartbeat=10.0)
+                await self._ws.send_str(encode(self._hello))
+                first = await self._ws.receive()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            await self.close()
+            raise SignalingError(f"cannot reach the server at {self._url}: {exc}") from exc
+        if first.type != aiohttp.WSMsgType.TEXT:
+            await self.close()
+            raise SignalingError("the server closed the connection during sign-in")
+        reply = decode_server(first.data)
+        if isinstance(reply, Error):
+            await self.close()
+            raise SignalingError(f"the server refused this kiosk: {reply.message} ({reply.code.value})")
+        if not isinstance(reply, Welcome):
+            await self.close()
+            raise SignalingError(f"unexpected first message {type(reply).__name__}")
+        self.welcome = reply
+        return reply
+
+    async def send(self, message: KioskInbound) -> None:
+        if self._ws is None or self._ws.closed:
+            raise SignalingError("not connected")
+        await self._ws.send_str(encode(message))
+
+    async def messages(self) -> AsyncIterator[ServerMessage]:
+        assert self._ws is not None
+        async for msg in self._ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                yield decode_server(msg.data)
+            elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
+                break
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+            self._ws = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None

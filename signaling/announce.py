@@ -1,0 +1,86 @@
+"""Tells kiosks and agents what a routing transition means for them (offers, state, call ends)."""
+
+from __future__ import annotations
+
+import logging
+
+from signaling.delivery import Delivery
+from signaling.metrics import Metrics
+from signaling.protocol import (
+    AgentState,
+    AgentStateChanged,
+    CallEnded,
+    CallState,
+    IceServer,
+    Offer,
+    OfferRevoked,
+)
+from signaling.routing.engine import Ended, Outcome, RoutingEngine, now_ms
+from signaling.routing.keys import agent_address, kiosk_address
+
+log = logging.getLogger(__name__)
+
+
+class Announcer:
+    def __init__(
+        self, engine: RoutingEngine, delivery: Delivery, metrics: Metrics, ice_urls: tuple[str, ...]
+    ) -> None:
+        self.engine = engine
+        self.delivery = delivery
+        self.metrics = metrics
+        self.ice_servers = [IceServer(urls=[url]) for url in ice_urls]
+
+    async def outcome(self, outcome: Outcome) -> None:
+        for reservation in outcome.offers:
+            await self.offer(reservation.call_id, reservation.agent)
+        for call_id in outcome.abandoned:
+            self.metrics.calls.labels(CallState.ABANDONED.value).inc()
+            call = await self.engine.get_call(call_id)
+            if call is not None:
+                await self.delivery.send(
+                    kiosk_address(call.kiosk_id),
+                    CallEnded(call_id=call_id, state=CallState.ABANDONED, reason="kiosk_disconnected"),
+                )
+
+    async def offer(self, call_id: str, agent: str) -> None:
+        call = await self.engine.get_call(call_id)
+        if call is None:
+            return
+        await self.delivery.send(
+            agent_address(agent),
+            Offer(
+                call_id=call_id,
+                kiosk_id=call.kiosk_id,
+                location=call.location,
+                topic=call.topic,
+                language=call.language,
+                waited_s=round((now_ms() - call.created_ms) / 1000, 1),
+                expires_in_s=self.engine.timeout_ms / 1000,
+                context=call.context,
+            ),
+        )
+        await self.delivery.send(
+            agent_address(agent), AgentStateChanged(state=AgentState.RINGING, call_id=call_id)
+        )
+        log.info("offered call %s to %s", call_id, agent)
+
+    async def revoked(self, call_id: str, agent: str, reason: str) -> None:
+        await self.delivery.send(agent_address(agent), OfferRevoked(call_id=call_id, reason=reason))
+        await self.agent_state(agent)
+
+    async def ended(self, ended: Ended, reason: str) -> None:
+        self.metrics.calls.labels(ended.final_state).inc()
+        message = CallEnded(call_id=ended.call_id, state=CallState(ended.final_state), reason=reason)
+        await self.delivery.send(kiosk_address(ended.kiosk_id), message)
+        if ended.agent:
+            await self.delivery.send(agent_address(ended.agent), message)
+            await self.agent_state(ended.agent)
+        log.info("call %s %s (%s)", ended.call_id, ended.final_state, reason)
+        await self.outcome(ended.outcome)
+
+    async def agent_state(self, agent: str) -> None:
+        state, reason, call_id = await self.engine.agent_state(agent)
+        await self.delivery.send(
+            agent_address(agent),
+            AgentStateChanged(state=AgentState(state), reason=reason, call_id=call_id or None),
+        )

@@ -1,0 +1,71 @@
+"""The process's periodic work: reservation deadlines, presence, queue positions.
+
+Deadlines and presence live in Redis sorted sets, so any process fires them, including when the process
+that created them has died. Each loop survives errors (logged) and stops only when cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from signaling.routing.engine import now_ms
+from signaling.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def expire_reservations(services: Services) -> None:
+    for call_id in await services.engine.due_reservations():
+        released = await services.engine.release(call_id, "", "timeout")
+        if released is not None:
+            log.info("offer of call %s to %s timed out", call_id, released.agent)
+            await services.announcer.revoked(call_id, released.agent, "timeout")
+            await services.announcer.outcome(released.outcome)
+
+
+async def expire_presence(services: Services) -> None:
+    for kind, party in await services.engine.expired_presence():
+        gone = await services.engine.gone(kind, party, "")
+        if gone is None:
+            continue
+        log.info("%s %s stopped answering; taken out of routing", kind, party)
+        if gone.ended is not None:
+            await services.announcer.ended(gone.ended, f"{kind}_disconnected")
+        await services.announcer.outcome(gone.outcome)
+
+
+async def refresh_presence(services: Services) -> None:
+    ttl_ms = int(services.settings.kiosk_presence_ttl_s * 1000)
+    await services.engine.refresh_presence(services.connections.members(), now_ms() + ttl_ms)
+
+
+async def _every(interval: float, step: Callable[[], Awaitable[None]], name: str) -> None:
+    while True:
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; continuing", name)
+        await asyncio.sleep(interval)  # a periodic timer, not synchronisation
+
+
+def start_background(services: Services, group: set[asyncio.Task[None]]) -> None:
+    s = services.settings
+
+    async def reaper() -> None:
+        await expire_reservations(services)
+        await expire_presence(services)
+
+    loops = {
+        "reaper": _every(s.reaper_interval_s, reaper, "reaper"),
+        "presence": _every(s.kiosk_presence_ttl_s / 3, lambda: refresh_presence(services), "presence"),
+        "queue-positions": _every(1.0, services.queue_watcher.tick, "queue positions"),
+        "history": services.history.run(),
+    }
+    for name, coro in loops.items():
+        task = asyncio.create_task(coro, name=name)
+        group.add(task)
+        task.add_done_callback(group.discard)

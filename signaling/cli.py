@@ -1,0 +1,179 @@
+"""``kiosk-assist``: the command line. Only this module reads the environment and configures logging."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from signaling.settings import DEFAULT_TOPICS, Settings, env_defaults
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class CliError(Exception):
+    """A readable reason the command could not do its job."""
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("aioice", "aiortc", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list, e.g. cash,cards")
+    return items
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range: {port}")
+    return port
+
+
+def _add_store_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir", type=Path, default=Path("./kiosk-assist-data"), help="where embedded data lives"
+    )
+    p.add_argument("--database-url", help="PostgreSQL URL (default: SQLite under --data-dir)")
+
+
+def _add_server_args(p: argparse.ArgumentParser) -> None:
+    _add_store_args(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=_port, default=8080)
+    p.add_argument("--redis-url", help="Redis URL (default: an embedded redis-server under --data-dir)")
+    p.add_argument("--topics", type=_csv, default=DEFAULT_TOPICS, help="help topics kiosks may ask for")
+    p.add_argument(
+        "--ice-server", action="append", default=[], help="STUN/TURN URL for both parties (repeat)"
+    )
+    p.add_argument("--allowed-origin", action="append", default=[], help="extra console origin (repeat)")
+    p.add_argument("--reservation-timeout", type=float, default=20.0, help="seconds an offer rings")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk-assist", description="Video assistance for kiosks and ATMs.")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    _add_server_args(sub.add_parser("serve", help="run the signaling server and the agent console"))
+    demo = sub.add_parser("demo", help="the whole product on this machine, with simulated kiosks")
+    _add_server_args(demo)
+    demo.add_argument("--kiosks", type=int, default=3, help="how many simulated kiosks ask for help")
+
+    users = sub.add_parser("users", help="staff accounts").add_subparsers(dest="action", required=True)
+    add = users.add_parser("add", help="create a staff account; the password is read from stdin")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=("agent", "supervisor", "admin"))
+    add.add_argument("--skills", type=_csv, default=DEFAULT_TOPICS)
+    add.add_argument("--languages", type=_csv, default=("en",))
+    add.add_argument("--display-name", default="")
+    add.add_argument("--password-stdin", action="store_true", required=True)
+    _add_store_args(add)
+
+    kiosks = sub.add_parser("kiosks", help="enrolled kiosks").add_subparsers(dest="action", required=True)
+    enroll = kiosks.add_parser("enroll", help="enroll a kiosk and print its secret once")
+    enroll.add_argument("kiosk_id")
+    enroll.add_argument("--location", default="")
+    enroll.add_argument("--json", action="store_true")
+    _add_store_args(enroll)
+
+    kiosk = sub.add_parser("kiosk", help="the program on the kiosk").add_subparsers(
+        dest="action", required=True
+    )
+    run = kiosk.add_parser("run", help="connect a kiosk to the service")
+    run.add_argument("--server", required=True, help="e.g. http://127.0.0.1:8080")
+    run.add_argument("--kiosk-id", required=True)
+    run.add_argument("--secret-file", type=Path, required=True)
+    run.add_argument("--media", choices=("synthetic", "device"), default="synthetic")
+    run.add_argument("--request-help", metavar="TOPIC")
+    run.add_argument("--language", default="en")
+    run.add_argument(
+        "--context", action="append", default=[], metavar="KEY=VALUE", help="attach to the request"
+    )
+    run.add_argument(
+        "--say", action="append", default=[], metavar="TEXT", help="chat line sent once connected"
+    )
+    run.add_argument("--record-to", type=Path, help="record the agent's video and audio to this file")
+    run.add_argument("--events", type=Path, help="append call events as JSON lines")
+    run.add_argument("--headless", action="store_true", help="no screen: report on stderr only")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    env = env_defaults()
+    return Settings(
+        host=getattr(args, "host", "127.0.0.1"),
+        port=getattr(args, "port", 8080),
+        data_dir=args.data_dir,
+        redis_url=getattr(args, "redis_url", None) or env["redis_url"],
+        database_url=args.database_url or env["database_url"],
+        topics=getattr(args, "topics", DEFAULT_TOPICS),
+        ice_servers=tuple(getattr(args, "ice_server", ())),
+        allowed_origins=tuple(getattr(args, "allowed_origin", ())),
+        reservation_timeout_s=getattr(args, "reservation_timeout", 20.0),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        return _dispatch(args)
+    except CliError as exc:
+        print(f"kiosk-assist: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from signaling import commands
+
+    if args.command == "serve":
+        return commands.serve(settings_from(args))
+    if args.command == "demo":
+        return asyncio.run(commands.demo(settings_from(args), args.kiosks))
+    if args.command == "users":
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CliError("no password on standard input")
+        return asyncio.run(commands.add_user(settings_from(args), args, password))
+    if args.command == "kiosks":
+        secret = asyncio.run(commands.enroll(settings_from(args), args.kiosk_id, args.location))
+        _print_enrolment(args.kiosk_id, args.location, secret, as_json=args.json)
+        return 0
+    if args.command == "kiosk":
+        from kiosk_client.cli import run_kiosk
+
+        return run_kiosk(args)
+    raise CliError(f"unknown command {args.command}")
+
+
+def _print_enrolment(kiosk_id: str, location: str, secret: str, *, as_json: bool) -> None:
+    if as_json:
+        payload: dict[str, Any] = {"kiosk_id": kiosk_id, "location": location, "secret": secret}
+        print(json.dumps(payload))
+    else:
+        print(f"Kiosk {kiosk_id} enrolled. Its secret (shown only now; store it on the kiosk):\n{secret}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,143 @@
+"""What the command line's server-side commands do (the parsing lives in ``cli.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import tempfile
+from pathlib import Path
+
+from aiohttp import web
+
+from signaling.app import create_app
+from signaling.settings import Settings
+from signaling.store import AlreadyExists, Database, InvalidValue, enroll_kiosk
+from signaling.store import add_user as store_add_user
+
+log = logging.getLogger(__name__)
+
+DEMO_AGENT = "demo"
+DEMO_LOCATIONS = (
+    "Main St branch, ATM 1",
+    "Airport arrivals hall",
+    "Mall level 2, kiosk B",
+    "University campus",
+)
+
+
+def serve(settings: Settings) -> int:
+    banner = f"Kiosk Assist is serving on http://{settings.host}:{settings.port}/"
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=10.0,
+        print=lambda _: print(banner, flush=True),
+    )
+    return 0
+
+
+async def _with_db(settings: Settings) -> Database:
+    db = await Database.connect(settings.effective_database_url)
+    if not await db.ping():
+        await db.close()
+        from signaling.cli import CliError
+
+        raise CliError("cannot reach the database; check --database-url or --data-dir")
+    await db.migrate()
+    return db
+
+
+async def add_user(settings: Settings, args: argparse.Namespace, password: str) -> int:
+    from signaling.cli import CliError
+
+    db = await _with_db(settings)
+    try:
+        await store_add_user(
+            db, args.name, password, args.role, display_name=args.display_name,
+            skills=args.skills, languages=args.languages,
+        )  # fmt: skip
+    except (AlreadyExists, InvalidValue) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        await db.close()
+    print(f"User {args.name} added ({args.role}).")
+    return 0
+
+
+async def enroll(settings: Settings, kiosk_id: str, location: str) -> str:
+    from signaling.cli import CliError
+
+    db = await _with_db(settings)
+    try:
+        return await enroll_kiosk(db, kiosk_id, location)
+    except (AlreadyExists, InvalidValue) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        await db.close()
+
+
+async def demo(settings: Settings, kiosk_count: int) -> int:
+    """Server, a demo agent and simulated kiosks asking for help, on one machine, until interrupted."""
+    from dataclasses import replace
+
+    from kiosk_client.session import KioskOptions, KioskRunner
+
+    with contextlib.ExitStack() as stack:
+        if settings.data_dir == Path("./kiosk-assist-data"):
+            settings = replace(settings, data_dir=Path(stack.enter_context(tempfile.TemporaryDirectory())))
+        password = secrets.token_urlsafe(9)
+        db = await _with_db(settings)
+        kiosk_secrets: list[tuple[str, str]] = []
+        try:
+            await store_add_user(
+                db, DEMO_AGENT, password, "agent", display_name="Demo Agent", skills=settings.topics
+            )
+            for i in range(kiosk_count):
+                kiosk_id = f"demo-kiosk-{i + 1}"
+                secret = await enroll_kiosk(db, kiosk_id, DEMO_LOCATIONS[i % len(DEMO_LOCATIONS)])
+                kiosk_secrets.append((kiosk_id, secret))
+        finally:
+            await db.close()
+
+        runner = web.AppRunner(create_app(settings))
+        await runner.setup()
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        url = f"http://{settings.host}:{settings.port}/"
+        print(
+            f"\nKiosk Assist demo is running.\n  Console: {url}\n  Sign in as: {DEMO_AGENT} / {password}\n"
+            f"  {kiosk_count} simulated kiosks are asking for help. Press Ctrl+C to stop.\n",
+            flush=True,
+        )
+
+        async def kiosk_loop(index: int, kiosk_id: str, secret: str) -> None:
+            topic = settings.topics[index % len(settings.topics)]
+            while True:
+                options = KioskOptions(
+                    server=url, kiosk_id=kiosk_id, secret=secret, request_help=topic,
+                    context={"demo": "yes", "screen": "withdrawal"},
+                    say=(f"Hello, I need help with {topic}.",), echo_chat=True,
+                )  # fmt: skip
+                try:
+                    await KioskRunner(options).run()
+                except Exception:
+                    log.exception("demo kiosk %s failed", kiosk_id)
+                await asyncio.sleep(10 + 5 * index)  # the next customer walks up a little later
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(kiosk_loop(i, k, s)) for i, (k, s) in enumerate(kiosk_secrets)]
+                await stop.wait()
+                for task in tasks:
+                    task.cancel()
+        finally:
+            await runner.cleanup()
+    return 0

@@ -1,0 +1,102 @@
+"""One client's WebSocket: a bounded send queue drained by its own task, so a slow client blocks nobody."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+
+from aiohttp import WSCloseCode, web
+
+from signaling.delivery import SUPERSEDED
+from signaling.protocol import Error, ErrorCode, ServerMessage, encode
+
+log = logging.getLogger(__name__)
+
+SEND_QUEUE_LIMIT = 512
+SEND_TIMEOUT_S = 10.0
+CLOSE_SUPERSEDED = 4001
+CLOSE_SLOW = 4008
+CLOSE_AUTH = 4401
+
+
+class Connection:
+    def __init__(self, ws: web.WebSocketResponse, address: str) -> None:
+        self.ws = ws
+        self.address = address
+        self.conn_id = uuid.uuid4().hex
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue(SEND_QUEUE_LIMIT)
+        self._close_code: int | None = None
+        self._close_reason = ""
+
+    def push(self, data: str) -> None:
+        """Queue an encoded message; called by delivery, never blocks."""
+        if data.startswith(SUPERSEDED):
+            if data[len(SUPERSEDED) :] != self.conn_id:
+                self.close_soon(CLOSE_SUPERSEDED, "replaced by a newer connection")
+            return
+        try:
+            self._queue.put_nowait(data)
+        except asyncio.QueueFull:
+            log.warning("closing %s: it does not read its messages", self.address)
+            self.close_soon(CLOSE_SLOW, "too slow to read messages")
+
+    async def send(self, message: ServerMessage) -> None:
+        self.push(encode(message))
+
+    async def send_error(self, code: ErrorCode, text: str, ref: str | None = None) -> None:
+        await self.send(Error(code=code, message=text, ref=ref))
+
+    def close_soon(self, code: int, reason: str) -> None:
+        if self._close_code is None:
+            self._close_code = code
+            self._close_reason = reason
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(None)
+            if self._queue.full():
+                # the writer will find the close code once it catches up; make room to wake it now
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    self._queue.get_nowait()
+                self._queue.put_nowait(None)
+
+    async def run_writer(self) -> None:
+        """Send queued messages in order until closed; then close the socket with the recorded code."""
+        while True:
+            data = await self._queue.get()
+            if data is None:
+                break
+            try:
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await self.ws.send_str(data)
+            except (ConnectionError, TimeoutError):
+                self._close_code = self._close_code or WSCloseCode.GOING_AWAY
+                break
+        with contextlib.suppress(ConnectionError):
+            await self.ws.close(
+                code=self._close_code or WSCloseCode.OK, message=self._close_reason.encode()[:120]
+            )
+
+
+class ConnectionRegistry:
+    """The connections this process holds: for presence refresh, metrics and shutdown."""
+
+    def __init__(self) -> None:
+        self._by_member: dict[str, Connection] = {}
+
+    def add(self, member: str, conn: Connection) -> None:
+        self._by_member[member] = conn
+
+    def remove(self, member: str, conn: Connection) -> None:
+        if self._by_member.get(member) is conn:
+            del self._by_member[member]
+
+    def members(self) -> list[str]:
+        return list(self._by_member)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for m in self._by_member if m.startswith(kind + ":"))
+
+    def close_all(self, code: int, reason: str) -> None:
+        for conn in list(self._by_member.values()):
+            conn.close_soon(code, reason)

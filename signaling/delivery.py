@@ -1,0 +1,89 @@
+"""Cross-instance delivery: a message for a kiosk or agent reaches it whichever process holds its socket.
+
+A process delivers directly to connections it holds and publishes on Redis for the rest; every process
+listens on one pattern subscription and hands matching messages to its local connections. Messages from
+one process to one address keep their order (Redis pub/sub preserves per-connection order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from signaling.protocol import ServerMessage, encode
+from signaling.routing.keys import Keys
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[str], None]
+SUPERSEDED = "\x00superseded:"
+"""Control payload: a newer connection of the same party took over; older ones close themselves."""
+
+
+class Delivery:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._local: dict[str, Sink] = {}
+        self._pubsub: PubSub | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def start(self) -> None:
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.psubscribe(self._keys.channel("*"))
+        self._task = asyncio.create_task(self._listen(), name="delivery-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._pubsub = None
+
+    async def _listen(self) -> None:
+        assert self._pubsub is not None
+        prefix_len = len(self._keys.channel(""))
+        async for item in self._pubsub.listen():
+            if item.get("type") != "pmessage":
+                continue
+            channel = item["channel"]
+            address = (channel.decode() if isinstance(channel, bytes) else channel)[prefix_len:]
+            sink = self._local.get(address)
+            if sink is not None:
+                data = item["data"]
+                sink(data.decode() if isinstance(data, bytes) else data)
+
+    @property
+    def local_addresses(self) -> list[str]:
+        return list(self._local)
+
+    async def attach(self, address: str, sink: Sink, conn_id: str) -> None:
+        """Route ``address`` to ``sink`` here; tell any older connection elsewhere to close."""
+        old = self._local.get(address)
+        self._local[address] = sink
+        if old is not None:
+            old(SUPERSEDED + conn_id)
+        await self._redis.publish(self._keys.channel(address), SUPERSEDED + conn_id)
+
+    def detach(self, address: str, sink: Sink) -> None:
+        if self._local.get(address) is sink:
+            del self._local[address]
+
+    async def send(self, address: str, message: ServerMessage) -> None:
+        await self.send_raw(address, encode(message))
+
+    async def send_raw(self, address: str, data: str) -> None:
+        sink = self._local.get(address)
+        if sink is not None:
+            sink(data)
+        else:
+            await self._redis.publish(self._keys.channel(address), data)

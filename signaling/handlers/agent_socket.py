@@ -1,0 +1,171 @@
+"""``/ws/agent``: a signed-in agent's console: availability, offers, the call's signaling, wrap-up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from signaling.connections import Connection
+from signaling.handlers.relay import relay_from_agent
+from signaling.handlers.session_api import require_session
+from signaling.handlers.socket_loop import new_socket, receive_loop
+from signaling.protocol import (
+    PROTOCOL_VERSION,
+    Accept,
+    AgentInbound,
+    AgentJoined,
+    AgentState,
+    CallAccepted,
+    Decline,
+    ErrorCode,
+    Hangup,
+    Heartbeat,
+    Ice,
+    ProtocolError,
+    SessionDescription,
+    SetState,
+    Welcome,
+    WrapUp,
+    decode_agent,
+)
+from signaling.routing.engine import AgentProfile, now_ms
+from signaling.routing.keys import agent_address, kiosk_address
+from signaling.services import SERVICES, Services
+from signaling.store import get_user
+
+log = logging.getLogger(__name__)
+
+
+def check_origin(request: web.Request, allowed: tuple[str, ...]) -> None:
+    """Refuse cross-site WebSocket upgrades: a browser always sends Origin; it must be this site's."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    own = f"{request.scheme}://{request.host}"
+    if origin != own and origin not in allowed:
+        raise web.HTTPForbidden(text="origin not allowed")
+
+
+async def agent_socket(request: web.Request) -> web.WebSocketResponse:
+    services = request.app[SERVICES]
+    check_origin(request, services.settings.allowed_origins)
+    staff = await require_session(request)
+    user = await get_user(services.db, staff.username)
+    if user is None or user.disabled:
+        raise web.HTTPUnauthorized(text="account not found")
+    profile = AgentProfile(user.username, tuple(user.skills), tuple(user.languages), user.capacity)
+    ws = new_socket()
+    await ws.prepare(request)
+    await AgentSession(services, ws, profile, user.display_name or user.username, staff.role).run()
+    return ws
+
+
+class AgentSession:
+    def __init__(
+        self,
+        services: Services,
+        ws: web.WebSocketResponse,
+        profile: AgentProfile,
+        display_name: str,
+        role: str,
+    ) -> None:
+        self.s = services
+        self.profile = profile
+        self.username = profile.username
+        self.display_name = display_name
+        self.role = role
+        self.conn = Connection(ws, agent_address(profile.username))
+        self.member = f"agent:{profile.username}"
+
+    async def run(self) -> None:
+        s = self.s
+        writer = asyncio.create_task(self.conn.run_writer(), name=f"writer-{self.member}")
+        await s.delivery.attach(self.conn.address, self.conn.push, self.conn.conn_id)
+        s.connections.add(self.member, self.conn)
+        s.metrics.agents.set(s.connections.count("agent"))
+        try:
+            expiry = now_ms() + int(s.settings.agent_presence_ttl_s * 1000)
+            state, call_id = await s.engine.agent_online(self.profile, self.conn.conn_id, expiry)
+            await self.conn.send(
+                Welcome(
+                    protocol=PROTOCOL_VERSION,
+                    identity=self.username,
+                    role="agent"
+                    if self.role == "agent"
+                    else "supervisor"
+                    if self.role == "supervisor"
+                    else "admin",
+                    display_name=self.display_name,
+                    topics=list(self.profile.skills),
+                    dispositions=list(s.settings.dispositions),
+                    agent_state=AgentState(state),
+                )
+            )
+            await s.announcer.agent_state(self.username)
+            if state == "ringing" and call_id:
+                await s.announcer.offer(call_id, self.username)
+            log.info("agent %s connected (%s)", self.username, state)
+            await receive_loop(self.conn.ws, self.conn, decode_agent, self.handle, s.metrics)
+        finally:
+            await self._cleanup(writer)
+
+    async def _cleanup(self, writer: asyncio.Task[None]) -> None:
+        s = self.s
+        s.delivery.detach(self.conn.address, self.conn.push)
+        s.connections.remove(self.member, self.conn)
+        s.metrics.agents.set(s.connections.count("agent"))
+        self.conn.close_soon(1000, "")
+        await asyncio.shield(self._leave())
+        await writer
+
+    async def _leave(self) -> None:
+        gone = await self.s.engine.gone("agent", self.username, self.conn.conn_id)
+        log.info("agent %s disconnected", self.username)
+        if gone is not None:
+            if gone.ended is not None:
+                await self.s.announcer.ended(gone.ended, "agent_disconnected")
+            await self.s.announcer.outcome(gone.outcome)
+
+    async def handle(self, msg: AgentInbound) -> None:
+        s = self.s
+        if isinstance(msg, SetState):
+            _, outcome = await s.engine.set_agent_state(self.username, msg.state, msg.reason)
+            await s.announcer.agent_state(self.username)
+            await s.announcer.outcome(outcome)
+        elif isinstance(msg, Accept):
+            await self.accept(msg.call_id)
+        elif isinstance(msg, Decline):
+            released = await s.engine.release(msg.call_id, self.username, "decline")
+            await s.announcer.agent_state(self.username)
+            if released is not None:
+                await s.announcer.outcome(released.outcome)
+        elif isinstance(msg, SessionDescription | Ice):
+            await relay_from_agent(s, self.username, msg)
+        elif isinstance(msg, Hangup):
+            ended = await s.engine.hangup(msg.call_id, "agent", self.username, "agent_hangup")
+            await s.announcer.ended(ended, "agent_hangup")
+        elif isinstance(msg, WrapUp):
+            if msg.disposition not in s.settings.dispositions:
+                raise ProtocolError(
+                    ErrorCode.UNKNOWN_DISPOSITION, f"unknown disposition {msg.disposition!r}", "wrap_up"
+                )
+            outcome = await s.engine.wrap_up(self.username, msg.call_id, msg.disposition, msg.notes)
+            await s.announcer.agent_state(self.username)
+            await s.announcer.outcome(outcome)
+        elif isinstance(msg, Heartbeat):
+            pass
+
+    async def accept(self, call_id: str) -> None:
+        s = self.s
+        kiosk_id, created_ms = await s.engine.accept(call_id, self.username)
+        s.metrics.answer_seconds.observe(max(0.0, (now_ms() - created_ms) / 1000))
+        ice = s.announcer.ice_servers
+        await self.conn.send(CallAccepted(call_id=call_id, kiosk_id=kiosk_id, ice_servers=ice))
+        await s.announcer.agent_state(self.username)
+        await s.delivery.send(
+            kiosk_address(kiosk_id),
+            AgentJoined(call_id=call_id, agent_name=self.display_name, ice_servers=ice),
+        )
+        log.info("agent %s accepted call %s", self.username, call_id)

@@ -1,0 +1,164 @@
+"""``/ws/kiosk``: a kiosk authenticates with its device credential, asks for help and signals its call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import WSMsgType, web
+
+from signaling.connections import CLOSE_AUTH, Connection
+from signaling.handlers.relay import relay_from_kiosk
+from signaling.handlers.socket_loop import FIRST_MESSAGE_TIMEOUT_S, new_socket, receive_loop
+from signaling.protocol import (
+    PROTOCOL_VERSION,
+    Cancel,
+    ErrorCode,
+    Hangup,
+    Heartbeat,
+    HelpRequest,
+    Ice,
+    KioskHello,
+    KioskInbound,
+    ProtocolError,
+    Queued,
+    SessionDescription,
+    Welcome,
+    decode_kiosk,
+)
+from signaling.routing.engine import now_ms
+from signaling.routing.keys import kiosk_address
+from signaling.services import SERVICES, Services
+from signaling.store import verify_kiosk
+
+log = logging.getLogger(__name__)
+
+
+async def _hello(ws: web.WebSocketResponse, services: Services) -> tuple[KioskHello, str] | None:
+    """Read and check the first message; returns the hello and the kiosk's location, or None (refused)."""
+    try:
+        msg = await ws.receive(timeout=FIRST_MESSAGE_TIMEOUT_S)
+    except TimeoutError:
+        msg = None
+    if msg is None or msg.type != WSMsgType.TEXT:
+        return None
+    try:
+        hello = decode_kiosk(msg.data)
+    except ProtocolError as exc:
+        await ws.send_str(_error_json(exc.code, exc.message))
+        return None
+    if not isinstance(hello, KioskHello):
+        await ws.send_str(_error_json(ErrorCode.AUTH_REQUIRED, "the first message must be hello"))
+        return None
+    if hello.protocol != PROTOCOL_VERSION:
+        await ws.send_str(
+            _error_json(ErrorCode.UNSUPPORTED_VERSION, f"this server speaks protocol {PROTOCOL_VERSION}")
+        )
+        return None
+    kiosk = await verify_kiosk(services.db, hello.kiosk_id, hello.secret)
+    if kiosk is None:
+        log.info("kiosk %s failed to authenticate", hello.kiosk_id)
+        await ws.send_str(_error_json(ErrorCode.AUTH_FAILED, "unknown kiosk or wrong secret"))
+        return None
+    return hello, kiosk.location
+
+
+def _error_json(code: ErrorCode, text: str) -> str:
+    from signaling.protocol import Error, encode
+
+    return encode(Error(code=code, message=text))
+
+
+async def kiosk_socket(request: web.Request) -> web.WebSocketResponse:
+    services = request.app[SERVICES]
+    ws = new_socket()
+    await ws.prepare(request)
+    greeting = await _hello(ws, services)
+    if greeting is None:
+        await ws.close(code=CLOSE_AUTH, message=b"authentication failed")
+        return ws
+    hello, location = greeting
+    session = KioskSession(services, ws, hello.kiosk_id, location)
+    await session.run()
+    return ws
+
+
+class KioskSession:
+    def __init__(self, services: Services, ws: web.WebSocketResponse, kiosk_id: str, location: str) -> None:
+        self.s = services
+        self.kiosk_id = kiosk_id
+        self.location = location
+        self.conn = Connection(ws, kiosk_address(kiosk_id))
+        self.member = f"kiosk:{kiosk_id}"
+
+    async def run(self) -> None:
+        s = self.s
+        writer = asyncio.create_task(self.conn.run_writer(), name=f"writer-{self.member}")
+        await s.delivery.attach(self.conn.address, self.conn.push, self.conn.conn_id)
+        s.connections.add(self.member, self.conn)
+        s.metrics.kiosks.set(s.connections.count("kiosk"))
+        try:
+            expiry = now_ms() + int(s.settings.kiosk_presence_ttl_s * 1000)
+            await s.engine.kiosk_online(self.kiosk_id, self.location, self.conn.conn_id, expiry)
+            await self.conn.send(
+                Welcome(
+                    protocol=PROTOCOL_VERSION,
+                    identity=self.kiosk_id,
+                    role="kiosk",
+                    topics=list(s.settings.topics),
+                )
+            )
+            log.info("kiosk %s connected", self.kiosk_id)
+            await receive_loop(self.conn.ws, self.conn, decode_kiosk, self.handle, s.metrics)
+        finally:
+            await self._cleanup(writer)
+
+    async def _cleanup(self, writer: asyncio.Task[None]) -> None:
+        s = self.s
+        s.delivery.detach(self.conn.address, self.conn.push)
+        s.connections.remove(self.member, self.conn)
+        s.metrics.kiosks.set(s.connections.count("kiosk"))
+        s.queue_watcher.unwatch(self.kiosk_id)
+        self.conn.close_soon(1000, "")
+        await asyncio.shield(self._leave())
+        await writer
+
+    async def _leave(self) -> None:
+        gone = await self.s.engine.gone("kiosk", self.kiosk_id, self.conn.conn_id)
+        log.info("kiosk %s disconnected", self.kiosk_id)
+        if gone is not None:
+            if gone.ended is not None:
+                await self.s.announcer.ended(gone.ended, "kiosk_disconnected")
+            await self.s.announcer.outcome(gone.outcome)
+
+    async def handle(self, msg: KioskInbound) -> None:
+        s = self.s
+        if isinstance(msg, HelpRequest):
+            await self.request_help(msg)
+        elif isinstance(msg, Cancel | Hangup):
+            reason = "kiosk_cancelled" if isinstance(msg, Cancel) else "kiosk_hangup"
+            ended = await s.engine.hangup(msg.call_id, "kiosk", self.kiosk_id, reason)
+            s.queue_watcher.unwatch(self.kiosk_id)
+            await s.announcer.ended(ended, reason)
+        elif isinstance(msg, SessionDescription | Ice):
+            await relay_from_kiosk(s, self.kiosk_id, msg)
+        elif isinstance(msg, Heartbeat):
+            pass  # presence is refreshed for every live socket; heartbeats only keep NATs open
+        else:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{type(msg).__name__} is not expected now")
+
+    async def request_help(self, msg: HelpRequest) -> None:
+        s = self.s
+        if msg.topic not in s.settings.topics:
+            raise ProtocolError(ErrorCode.UNKNOWN_TOPIC, f"unknown topic {msg.topic!r}", "help_request")
+        call_id, outcome = await s.engine.enqueue(
+            self.kiosk_id, self.location, msg.topic, msg.language, msg.context
+        )
+        log.info("kiosk %s asked for help on %s: call %s", self.kiosk_id, msg.topic, call_id)
+        position = (await s.engine.queue_positions([(call_id, msg.topic)]))[0] or 0  # 0: ringing an agent
+        eta = (
+            s.queue_watcher.estimate(position, await s.engine.available_agents(msg.topic)) if position else 0
+        )
+        await self.conn.send(Queued(call_id=call_id, position=position, estimated_wait_s=eta))
+        s.queue_watcher.watch(self.kiosk_id, call_id, msg.topic, (position, eta))
+        await s.announcer.outcome(outcome)

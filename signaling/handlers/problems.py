@@ -1,0 +1,43 @@
+"""HTTP errors as JSON problems ({"code", "message"}), turned out in one place; no tracebacks to clients."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from signaling.protocol import ErrorCode, ProtocolError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_STATUS = {
+    ErrorCode.AUTH_REQUIRED: 401,
+    ErrorCode.AUTH_FAILED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.UNKNOWN_CALL: 404,
+    ErrorCode.WRONG_STATE: 409,
+    ErrorCode.TOO_LARGE: 413,
+    ErrorCode.UNAVAILABLE: 503,
+}
+
+
+def problem(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"code": code, "message": message}, status=status)
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ProtocolError as exc:
+        return problem(_STATUS.get(exc.code, 400), exc.code.value, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        return problem(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, ErrorCode.INTERNAL.value, "internal error; it has been logged")

@@ -1,0 +1,129 @@
+"""Moves routing events from the Redis stream into the durable call history.
+
+Events are written by the Lua scripts in the same atomic step as the state change they describe, so none
+is lost if a server dies right after a transition. Every process runs a consumer in one consumer group;
+an event is acknowledged only after its database transaction commits, and storing is idempotent by the
+event's stream id, so a redelivery (after a crash) stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from signaling.routing.keys import Keys
+from signaling.store import Database, RoutingEvent, apply_events
+
+log = logging.getLogger(__name__)
+
+GROUP = "history"
+CLAIM_IDLE_MS = 30_000
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def parse_entries(entries: list[Any]) -> list[RoutingEvent]:
+    events = []
+    for entry_id, raw in entries:
+        if raw is None:  # trimmed from the stream before it was read
+            continue
+        fields = {_s(k): _s(v) for k, v in raw.items()}
+        events.append(
+            RoutingEvent(
+                event_id=_s(entry_id),
+                call_id=fields.pop("call_id"),
+                kind=fields.pop("kind"),
+                at_ms=int(fields.pop("at_ms")),
+                fields=fields,
+            )
+        )
+    return events
+
+
+class HistoryWriter:
+    def __init__(self, redis: Redis, keys: Keys, db: Database, batch: int = 500) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._db = db
+        self._batch = batch
+        self.consumer = f"history-{uuid.uuid4().hex[:12]}"
+        self._stepped = asyncio.Event()
+
+    async def setup(self) -> None:
+        try:
+            await self._redis.xgroup_create(self._keys.events, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _store(self, entries: list[Any]) -> int:
+        events = parse_entries(entries)
+        if events:
+            await apply_events(self._db, events)
+        ids = [_s(entry_id) for entry_id, _ in entries]
+        if ids:
+            await self._redis.xack(self._keys.events, GROUP, *ids)
+        return len(ids)
+
+    async def step(self, block_ms: int | None = 1000) -> int:
+        """Store one batch of new events (waiting up to ``block_ms`` for some); returns how many."""
+        reply: Any = await self._redis.xreadgroup(
+            GROUP, self.consumer, {self._keys.events: ">"}, count=self._batch, block=block_ms
+        )
+        if not reply:
+            return 0
+        return await self._store(reply[0][1])
+
+    async def reclaim(self) -> int:
+        """Take over events a dead consumer read but never acknowledged."""
+        _, entries, *_ = await self._redis.xautoclaim(
+            self._keys.events, GROUP, self.consumer, CLAIM_IDLE_MS, "0-0", count=self._batch
+        )
+        return await self._store(entries) if entries else 0
+
+    async def run(self) -> None:
+        await self.setup()
+        await self.reclaim()
+        loops = 0
+        while True:
+            try:
+                await self.step()
+                self._stepped.set()
+                loops += 1
+                if loops % 30 == 0:
+                    await self.reclaim()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("history writer failed; retrying")
+                await asyncio.sleep(1.0)  # back off before retrying a failing database or Redis
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until every event written so far is stored (for tests and orderly shutdown)."""
+        async with asyncio.timeout(timeout):
+            while not await self._caught_up():
+                self._stepped.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stepped.wait(), 1.0)
+
+    async def _caught_up(self) -> bool:
+        stream = await self._redis.xinfo_stream(self._keys.events)
+        groups = await self._redis.xinfo_groups(self._keys.events)
+        group = next((g for g in groups if _s(g["name"]) == GROUP), None)
+        if group is None:
+            return False
+        last = _stream_id(_s(stream["last-generated-id"]))
+        return int(group["pending"]) == 0 and _stream_id(_s(group["last-delivered-id"])) >= last
+
+
+def _stream_id(value: str) -> tuple[int, int]:
+    ms, _, seq = value.partition("-")
+    return int(ms), int(seq or 0)

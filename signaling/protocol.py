@@ -1,0 +1,317 @@
+"""The wire protocol between kiosks, agent consoles and the signaling server.
+
+Every message is a JSON object with a ``type`` tag. This module is the single place where messages are
+defined, encoded and decoded; it imports nothing else of the server, so the kiosk client depends on it
+alone. ``docs/protocol.md`` is generated from these types (``python -m signaling.protocol_docs``).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any, Literal, TypeAlias
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_BYTES = 64 * 1024
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+Text = Annotated[str, msgspec.Meta(max_length=2000)]
+ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Sdp = Annotated[str, msgspec.Meta(min_length=1, max_length=60000)]
+Context = Annotated[dict[ShortText, Text], msgspec.Meta(max_length=32)]
+
+
+class ErrorCode(enum.StrEnum):
+    """Machine-readable reasons a message was refused."""
+
+    BAD_JSON = "bad_json"
+    BAD_MESSAGE = "bad_message"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    AUTH_REQUIRED = "auth_required"
+    AUTH_FAILED = "auth_failed"
+    FORBIDDEN = "forbidden"
+    WRONG_STATE = "wrong_state"
+    UNKNOWN_CALL = "unknown_call"
+    UNKNOWN_TOPIC = "unknown_topic"
+    UNKNOWN_DISPOSITION = "unknown_disposition"
+    ALREADY_CONNECTED = "already_connected"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+class CallState(enum.StrEnum):
+    QUEUED = "queued"
+    RESERVED = "reserved"
+    CONNECTING = "connecting"
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
+
+
+TERMINAL_CALL_STATES = frozenset(
+    {CallState.COMPLETED, CallState.ABANDONED, CallState.TIMED_OUT, CallState.FAILED}
+)
+
+
+class AgentState(enum.StrEnum):
+    OFFLINE = "offline"
+    AVAILABLE = "available"
+    AWAY = "away"
+    RINGING = "ringing"
+    IN_CALL = "in_call"
+    WRAP_UP = "wrap_up"
+
+
+class EndReason(enum.StrEnum):
+    """Why a call reached its terminal state."""
+
+    AGENT_HANGUP = "agent_hangup"
+    KIOSK_HANGUP = "kiosk_hangup"
+    KIOSK_CANCELLED = "kiosk_cancelled"
+    KIOSK_DISCONNECTED = "kiosk_disconnected"
+    AGENT_DISCONNECTED = "agent_disconnected"
+    MEDIA_FAILED = "media_failed"
+
+
+class SdpType(enum.StrEnum):
+    OFFER = "offer"
+    ANSWER = "answer"
+
+
+class _Msg(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, omit_defaults=True):
+    pass
+
+
+class IceServer(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class IceCandidate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A trickled ICE candidate as the browser's ``RTCIceCandidate.toJSON()`` gives it."""
+
+    candidate: Annotated[str, msgspec.Meta(max_length=1000)]
+    sdpMid: str | None = None
+    sdpMLineIndex: int | None = None
+
+
+# ----------------------------------------------------------------------------------- both directions
+class SessionDescription(_Msg, tag="sdp"):
+    """An SDP offer (kiosk → agent) or answer (agent → kiosk), relayed by the server."""
+
+    call_id: Id
+    sdp_type: SdpType
+    sdp: Sdp
+
+
+class Ice(_Msg, tag="ice"):
+    """A trickled ICE candidate; ``candidate: null`` is the end-of-candidates marker."""
+
+    call_id: Id
+    candidate: IceCandidate | None = None
+
+
+class Hangup(_Msg, tag="hangup"):
+    call_id: Id
+
+
+# --------------------------------------------------------------------------------- kiosk → server
+class KioskHello(_Msg, tag="hello"):
+    """First message on ``/ws/kiosk``: the kiosk's device credential."""
+
+    kiosk_id: Id
+    secret: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    protocol: int = PROTOCOL_VERSION
+    app_version: Annotated[str, msgspec.Meta(max_length=64)] = ""
+
+
+class HelpRequest(_Msg, tag="help_request"):
+    topic: ShortText
+    language: Annotated[str, msgspec.Meta(min_length=2, max_length=16)] = "en"
+    context: Context = {}
+
+
+class Cancel(_Msg, tag="cancel"):
+    call_id: Id
+
+
+class Heartbeat(_Msg, tag="heartbeat"):
+    pass
+
+
+# --------------------------------------------------------------------------------- agent → server
+class SetState(_Msg, tag="set_state"):
+    state: Literal["available", "away"]
+    reason: Annotated[str, msgspec.Meta(max_length=64)] = ""
+
+
+class Accept(_Msg, tag="accept"):
+    call_id: Id
+
+
+class Decline(_Msg, tag="decline"):
+    call_id: Id
+
+
+class WrapUp(_Msg, tag="wrap_up"):
+    call_id: Id
+    disposition: ShortText
+    notes: Text = ""
+
+
+# --------------------------------------------------------------------------------- server → client
+class Welcome(_Msg, tag="welcome"):
+    """Sent once the connection is authenticated."""
+
+    protocol: int
+    identity: str
+    role: Literal["kiosk", "agent", "supervisor", "admin"]
+    display_name: str = ""
+    topics: list[str] = []
+    dispositions: list[str] = []
+    agent_state: AgentState | None = None
+
+
+class Queued(_Msg, tag="queued"):
+    """The kiosk's call is waiting; sent on entry and whenever position or estimate change."""
+
+    call_id: Id
+    position: int
+    estimated_wait_s: int
+
+
+class AgentStateChanged(_Msg, tag="agent_state"):
+    state: AgentState
+    reason: str = ""
+    call_id: str | None = None  # the call being offered, handled or wrapped up
+
+
+class Offer(_Msg, tag="offer"):
+    """A call ringing at this agent until ``expires_in_s`` runs out."""
+
+    call_id: Id
+    kiosk_id: Id
+    location: str
+    topic: str
+    language: str
+    waited_s: float
+    expires_in_s: float
+    context: dict[str, str] = {}
+
+
+class OfferRevoked(_Msg, tag="offer_revoked"):
+    call_id: Id
+    reason: str
+
+
+class AgentJoined(_Msg, tag="agent_joined"):
+    """To the kiosk: an agent accepted; make the WebRTC offer with these ICE servers."""
+
+    call_id: Id
+    agent_name: str
+    ice_servers: list[IceServer]
+
+
+class CallAccepted(_Msg, tag="call_accepted"):
+    """To the agent: the accept took; expect the kiosk's SDP offer."""
+
+    call_id: Id
+    kiosk_id: Id
+    ice_servers: list[IceServer]
+
+
+class CallEnded(_Msg, tag="call_ended"):
+    call_id: Id
+    state: CallState
+    reason: str
+
+
+class WrapUpDone(_Msg, tag="wrap_up_done"):
+    call_id: Id
+
+
+class Error(_Msg, tag="error"):
+    code: ErrorCode
+    message: str
+    ref: str | None = None  # the ``type`` of the message that was refused, when known
+
+
+KioskInbound: TypeAlias = KioskHello | HelpRequest | Cancel | Heartbeat | SessionDescription | Ice | Hangup
+AgentInbound: TypeAlias = SetState | Accept | Decline | SessionDescription | Ice | Hangup | WrapUp | Heartbeat
+ServerMessage: TypeAlias = (
+    Welcome
+    | Queued
+    | AgentStateChanged
+    | Offer
+    | OfferRevoked
+    | AgentJoined
+    | CallAccepted
+    | SessionDescription
+    | Ice
+    | CallEnded
+    | WrapUpDone
+    | Error
+)
+Message: TypeAlias = KioskInbound | AgentInbound | ServerMessage
+
+
+class ProtocolError(Exception):
+    """A message that could not be accepted; carries the typed error to send back."""
+
+    def __init__(self, code: ErrorCode, message: str, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ref = ref
+
+    def to_message(self) -> Error:
+        return Error(code=self.code, message=self.message, ref=self.ref)
+
+
+_encoder = msgspec.json.Encoder()
+_kiosk_decoder = msgspec.json.Decoder(KioskInbound)
+_agent_decoder = msgspec.json.Decoder(AgentInbound)
+_server_decoder = msgspec.json.Decoder(ServerMessage)
+
+
+def encode(message: Message) -> str:
+    return _encoder.encode(message).decode()
+
+
+def _decode(decoder: msgspec.json.Decoder[Any], raw: str | bytes) -> Any:
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise ProtocolError(ErrorCode.TOO_LARGE, f"message exceeds {MAX_MESSAGE_BYTES} bytes")
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, str(exc), _peek_type(raw)) from None
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(ErrorCode.BAD_JSON, f"not valid JSON: {exc}") from None
+
+
+def _peek_type(raw: str | bytes) -> str | None:
+    try:
+        obj = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    kind = obj.get("type") if isinstance(obj, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def decode_kiosk(raw: str | bytes) -> KioskInbound:
+    result: KioskInbound = _decode(_kiosk_decoder, raw)
+    return result
+
+
+def decode_agent(raw: str | bytes) -> AgentInbound:
+    result: AgentInbound = _decode(_agent_decoder, raw)
+    return result
+
+
+def decode_server(raw: str | bytes) -> ServerMessage:
+    result: ServerMessage = _decode(_server_decoder, raw)
+    return result

@@ -1,0 +1,286 @@
+"""The routing engine: queues, agents, reservations and call state, all in Redis.
+
+Every transition is one Lua script (see ``lua/``), so a match costs one EVALSHA, and any number of server
+processes can share one Redis. The engine knows no transport: handlers call it and act on what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+
+from signaling.errors import RoutingError
+from signaling.protocol import ErrorCode
+from signaling.routing.keys import Keys
+from signaling.routing.scripts import register_scripts
+
+PartyKind = Literal["kiosk", "agent"]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _strs(values: Sequence[Any]) -> list[str]:
+    return [_s(v) for v in values]
+
+
+@dataclass(frozen=True)
+class Reservation:
+    call_id: str
+    agent: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Side effects of a transition that someone must be told about."""
+
+    offers: list[Reservation] = field(default_factory=list)
+    abandoned: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, offers: Sequence[Any], abandoned: Sequence[Any]) -> Outcome:
+        flat = _strs(offers)
+        return cls(
+            offers=[Reservation(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)],
+            abandoned=_strs(abandoned),
+        )
+
+    def merge(self, other: Outcome) -> Outcome:
+        return Outcome(self.offers + other.offers, self.abandoned + other.abandoned)
+
+
+@dataclass(frozen=True)
+class AgentProfile:
+    username: str
+    skills: tuple[str, ...]
+    languages: tuple[str, ...] = ("en",)
+    capacity: int = 1
+
+
+@dataclass(frozen=True)
+class Released:
+    call_id: str
+    agent: str
+    agent_state: str
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class Ended:
+    call_id: str
+    previous_state: str
+    final_state: str
+    agent: str
+    kiosk_id: str
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class Gone:
+    ended: Ended | None
+    released_call: str | None
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class CallView:
+    call_id: str
+    kiosk_id: str
+    topic: str
+    language: str
+    state: str
+    agent: str
+    location: str
+    created_ms: int
+    context: dict[str, str]
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[Any, Any]) -> CallView:
+        h = {_s(k): _s(v) for k, v in raw.items()}
+        return cls(
+            call_id=h["id"],
+            kiosk_id=h["kiosk_id"],
+            topic=h["topic"],
+            language=h["language"],
+            state=h["state"],
+            agent=h.get("agent", ""),
+            location=h.get("location", ""),
+            created_ms=int(h["created_ms"]),
+            context=json.loads(h.get("context") or "{}"),
+        )
+
+
+class RoutingEngine:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        *,
+        reservation_timeout_s: float = 20.0,
+        max_missed_offers: int = 3,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.timeout_ms = int(reservation_timeout_s * 1000)
+        self.max_missed_offers = max_missed_offers
+        self._scripts = register_scripts(redis)
+
+    async def _run(self, name: str, *args: Any) -> list[Any]:
+        result: list[Any] = await self._scripts[name](args=[self.keys.prefix, now_ms(), *args])
+        return result
+
+    # ------------------------------------------------------------------------------------ kiosks
+    async def kiosk_online(self, kiosk_id: str, location: str, conn_id: str, expiry_ms: int) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.kiosk(kiosk_id), mapping={"conn": conn_id, "location": location})
+            pipe.zadd(self.keys.presence, {f"kiosk:{kiosk_id}": expiry_ms})
+            await pipe.execute()
+
+    async def enqueue(
+        self,
+        kiosk_id: str,
+        location: str,
+        topic: str,
+        language: str,
+        context: Mapping[str, str],
+        priority: int = 0,
+    ) -> tuple[str, Outcome]:
+        call_id = uuid.uuid4().hex
+        res = await self._run(
+            "enqueue",
+            call_id,
+            kiosk_id,
+            topic,
+            language,
+            priority,
+            json.dumps(dict(context), separators=(",", ":")),
+            location,
+            self.timeout_ms,
+        )
+        if _s(res[0]) == "active_call":
+            raise RoutingError(ErrorCode.WRONG_STATE, f"this kiosk already has a live call {_s(res[1])}")
+        return call_id, Outcome.parse(res[2], res[3])
+
+    async def kiosk_call(self, kiosk_id: str) -> str | None:
+        value = await self.redis.hget(self.keys.kiosk(kiosk_id), "call")
+        return _s(value) if value else None
+
+    # ------------------------------------------------------------------------------------ agents
+    async def agent_online(self, profile: AgentProfile, conn_id: str, expiry_ms: int) -> tuple[str, str]:
+        res = await self._run(
+            "agent_online",
+            profile.username,
+            ",".join(profile.skills),
+            ",".join(profile.languages),
+            profile.capacity,
+            expiry_ms,
+            conn_id,
+        )
+        return _s(res[0]), _s(res[1])
+
+    async def set_agent_state(self, username: str, state: str, reason: str = "") -> tuple[str, Outcome]:
+        res = await self._run("agent_state", username, state, reason, self.timeout_ms)
+        if _s(res[0]) == "wrong_state":
+            raise RoutingError(ErrorCode.WRONG_STATE, f"cannot change state while {_s(res[1])}")
+        return _s(res[1]), Outcome.parse(res[2], res[3])
+
+    async def agent_state(self, username: str) -> tuple[str, str, str]:
+        state, reason, call = await self.redis.hmget(self.keys.agent(username), ["state", "reason", "call"])
+        return (_s(state) if state else "offline", _s(reason) if reason else "", _s(call) if call else "")
+
+    # ------------------------------------------------------------------------------------- calls
+    async def accept(self, call_id: str, username: str) -> tuple[str, int]:
+        res = await self._run("accept", call_id, username)
+        status = _s(res[0])
+        if status == "unknown_call":
+            raise RoutingError(ErrorCode.UNKNOWN_CALL, "no such call is offered to you")
+        if status == "wrong_state":
+            raise RoutingError(ErrorCode.WRONG_STATE, f"the call is {_s(res[1])}, not ringing")
+        return _s(res[1]), int(_s(res[2]))
+
+    async def release(self, call_id: str, username: str, mode: str) -> Released | None:
+        res = await self._run("release", call_id, username, mode, self.max_missed_offers, self.timeout_ms)
+        status = _s(res[0])
+        if status == "unknown_call" and mode == "decline":
+            raise RoutingError(ErrorCode.UNKNOWN_CALL, "no such call is offered to you")
+        if status != "ok":
+            return None
+        return Released(call_id, _s(res[1]), _s(res[2]), Outcome.parse(res[3], res[4]))
+
+    async def hangup(self, call_id: str, kind: PartyKind, party: str, reason: str) -> Ended:
+        res = await self._run("hangup", call_id, kind, party, reason, self.timeout_ms)
+        status = _s(res[0])
+        if status == "unknown_call":
+            raise RoutingError(ErrorCode.UNKNOWN_CALL, "no such call of yours")
+        if status == "wrong_state":
+            raise RoutingError(ErrorCode.WRONG_STATE, f"the call is {_s(res[1])}")
+        return Ended(call_id, _s(res[1]), _s(res[2]), _s(res[3]), _s(res[4]), Outcome.parse(res[5], res[6]))
+
+    async def wrap_up(self, username: str, call_id: str, disposition: str, notes: str) -> Outcome:
+        res = await self._run("wrap_up", username, call_id, disposition, notes, self.timeout_ms)
+        if _s(res[0]) == "wrong_state":
+            raise RoutingError(ErrorCode.WRONG_STATE, "there is no call of yours to wrap up")
+        return Outcome.parse(res[1], res[2])
+
+    async def get_call(self, call_id: str) -> CallView | None:
+        raw = await self.redis.hgetall(self.keys.call(call_id))
+        return CallView.from_hash(raw) if raw else None
+
+    async def queue_positions(self, calls: Sequence[tuple[str, str]]) -> list[int | None]:
+        """1-based positions of (call_id, topic) pairs in their queues; None when no longer queued."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for call_id, topic in calls:
+                pipe.zrank(self.keys.queue(topic), call_id)
+            ranks = await pipe.execute()
+        return [None if r is None else int(r) + 1 for r in ranks]
+
+    async def queue_depths(self, topics: Sequence[str]) -> dict[str, int]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for topic in topics:
+                pipe.zcard(self.keys.queue(topic))
+            counts = await pipe.execute()
+        return {t: int(c) for t, c in zip(topics, counts, strict=True)}
+
+    async def available_agents(self, topic: str) -> int:
+        return int(await self.redis.zcard(self.keys.available(topic)))
+
+    # ------------------------------------------------------------------------- presence and time
+    async def gone(self, kind: PartyKind, party: str, conn_id: str) -> Gone | None:
+        res = await self._run("gone", kind, party, conn_id, self.max_missed_offers, self.timeout_ms)
+        if _s(res[0]) != "ok":
+            return None
+        ended_raw, released_raw = _strs(res[1]), _strs(res[2])
+        outcome = Outcome.parse(res[3], res[4])
+        ended = None
+        if ended_raw:
+            call_id, final, other = ended_raw
+            agent, kiosk = (other, party) if kind == "kiosk" else (party, other)
+            ended = Ended(call_id, "", final, agent, kiosk, Outcome())
+        return Gone(ended, released_raw[0] if released_raw else None, outcome)
+
+    async def refresh_presence(self, members: Sequence[str], expiry_ms: int) -> None:
+        if members:
+            await self.redis.zadd(self.keys.presence, dict.fromkeys(members, expiry_ms), xx=True)
+
+    async def due_reservations(self, limit: int = 100) -> list[str]:
+        return _strs(await self.redis.zrangebyscore(self.keys.reservations, "-inf", now_ms(), 0, limit))
+
+    async def expired_presence(self, limit: int = 100) -> list[tuple[PartyKind, str]]:
+        members = _strs(await self.redis.zrangebyscore(self.keys.presence, "-inf", now_ms(), 0, limit))
+        out: list[tuple[PartyKind, str]] = []
+        for member in members:
+            kind, _, party = member.partition(":")
+            if kind in ("kiosk", "agent"):
+                out.append(("kiosk" if kind == "kiosk" else "agent", party))
+        return out

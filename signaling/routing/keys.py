@@ -1,0 +1,59 @@
+"""Every Redis key and channel name the product uses, under one prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "ka"
+
+    @property
+    def seq(self) -> str:
+        return f"{self.prefix}:seq"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}:events"
+
+    @property
+    def reservations(self) -> str:
+        return f"{self.prefix}:reservations"
+
+    @property
+    def presence(self) -> str:
+        return f"{self.prefix}:presence"
+
+    @property
+    def agents(self) -> str:
+        return f"{self.prefix}:agents"
+
+    def call(self, call_id: str) -> str:
+        return f"{self.prefix}:call:{call_id}"
+
+    def queue(self, topic: str) -> str:
+        return f"{self.prefix}:queue:{topic}"
+
+    def available(self, topic: str) -> str:
+        return f"{self.prefix}:avail:{topic}"
+
+    def agent(self, username: str) -> str:
+        return f"{self.prefix}:agent:{username}"
+
+    def kiosk(self, kiosk_id: str) -> str:
+        return f"{self.prefix}:kiosk:{kiosk_id}"
+
+    def session(self, token_hash: str) -> str:
+        return f"{self.prefix}:session:{token_hash}"
+
+    def channel(self, address: str) -> str:
+        return f"{self.prefix}:to:{address}"
+
+
+def kiosk_address(kiosk_id: str) -> str:
+    return f"kiosk:{kiosk_id}"
+
+
+def agent_address(username: str) -> str:
+    return f"agent:{username}"

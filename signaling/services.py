@@ -1,0 +1,60 @@
+"""The long-lived parts of one server process, created at startup and handed to handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from signaling.announce import Announcer
+from signaling.auth import Sessions
+from signaling.connections import ConnectionRegistry
+from signaling.delivery import Delivery
+from signaling.history_writer import HistoryWriter
+from signaling.metrics import Metrics
+from signaling.queue_updates import QueueWatcher
+from signaling.routing.engine import RoutingEngine
+from signaling.routing.keys import Keys
+from signaling.settings import Settings
+from signaling.store import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: Redis
+    db: Database
+    keys: Keys
+    engine: RoutingEngine
+    delivery: Delivery
+    sessions: Sessions
+    metrics: Metrics
+    announcer: Announcer
+    queue_watcher: QueueWatcher
+    history: HistoryWriter
+    connections: ConnectionRegistry
+
+    @classmethod
+    def build(cls, settings: Settings, redis: Redis, db: Database) -> Services:
+        keys = Keys(settings.redis_prefix)
+        engine = RoutingEngine(redis, keys, reservation_timeout_s=settings.reservation_timeout_s)
+        delivery = Delivery(redis, keys)
+        metrics = Metrics()
+        return cls(
+            settings=settings,
+            redis=redis,
+            db=db,
+            keys=keys,
+            engine=engine,
+            delivery=delivery,
+            sessions=Sessions(redis, keys, settings.session_ttl_s),
+            metrics=metrics,
+            announcer=Announcer(engine, delivery, metrics, settings.ice_servers),
+            queue_watcher=QueueWatcher(engine, delivery, settings.average_handle_s),
+            history=HistoryWriter(redis, keys, db),
+            connections=ConnectionRegistry(),
+        )
+
+
+SERVICES = web.AppKey("services", Services)

@@ -1,0 +1,67 @@
+"""One settings object, built once at the edge (command line and environment) and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_TOPICS = ("cash", "cards", "deposits", "account", "other")
+DEFAULT_DISPOSITIONS = ("resolved", "follow_up", "escalated", "referred_to_branch", "no_answer_needed")
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./kiosk-assist-data")
+    redis_url: str | None = None
+    """External Redis; when None, an embedded redis-server is started under ``data_dir``."""
+    database_url: str | None = None
+    """External database (PostgreSQL); when None, SQLite under ``data_dir``."""
+    redis_prefix: str = "ka"
+    topics: tuple[str, ...] = DEFAULT_TOPICS
+    dispositions: tuple[str, ...] = DEFAULT_DISPOSITIONS
+    reservation_timeout_s: float = 20.0
+    kiosk_presence_ttl_s: float = 15.0
+    agent_presence_ttl_s: float = 15.0
+    session_ttl_s: float = 12 * 3600.0
+    ice_servers: tuple[str, ...] = field(default_factory=tuple)
+    """STUN/TURN URLs handed to both parties; empty means host candidates only (same network)."""
+    allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+    """Extra WebSocket origins; the server's own origin is always allowed."""
+    reaper_interval_s: float = 0.25
+    average_handle_s: float = 120.0
+    """Seed for the estimated wait shown to kiosks."""
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "kiosk-assist.sqlite3"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain ``postgresql://`` / ``sqlite:///`` URLs and pick the asyncio drivers."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
+    """The environment variables the command line honours (read only at the edge)."""
+    env = os.environ if environ is None else environ
+    return {
+        "redis_url": env.get("KIOSK_ASSIST_REDIS_URL") or None,
+        "database_url": env.get("KIOSK_ASSIST_DATABASE_URL") or None,
+    }

@@ -1,0 +1,50 @@
+"""The durable store: staff accounts, enrolled kiosks and call history in SQL (SQLite or PostgreSQL).
+
+Live state stays in Redis; this package keeps what must survive it. Everything here is async.
+"""
+
+from signaling.store.database import Database
+from signaling.store.errors import AlreadyExists, InvalidEvent, InvalidValue, NotFound, StoreError
+from signaling.store.history import (
+    CallEventRecord,
+    CallRecord,
+    CallSummary,
+    RoutingEvent,
+    apply_events,
+    get_call,
+    list_calls,
+)
+from signaling.store.kiosks import enroll_kiosk, get_kiosk, list_kiosks, revoke_kiosk, verify_kiosk
+from signaling.store.models import Call, CallEvent, Kiosk, Role, User
+from signaling.store.schema import migrate
+from signaling.store.users import add_user, authenticate, get_user
+
+__all__ = [
+    "AlreadyExists",
+    "Call",
+    "CallEvent",
+    "CallEventRecord",
+    "CallRecord",
+    "CallSummary",
+    "Database",
+    "InvalidEvent",
+    "InvalidValue",
+    "Kiosk",
+    "NotFound",
+    "Role",
+    "RoutingEvent",
+    "StoreError",
+    "User",
+    "add_user",
+    "apply_events",
+    "authenticate",
+    "enroll_kiosk",
+    "get_call",
+    "get_kiosk",
+    "get_user",
+    "list_calls",
+    "list_kiosks",
+    "migrate",
+    "revoke_kiosk",
+    "verify_kiosk",
+]

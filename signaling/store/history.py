@@ -1,0 +1,178 @@
+"""Call history, written from the stream of routing events and read back for the console and reports.
+
+``apply_events`` is idempotent: every event is stored once under its Redis stream id, so a consumer may
+re-deliver a batch (after a crash, a reconnect, a claim from a dead consumer) without changing anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from signaling.protocol import CallState
+from signaling.store import transitions
+from signaling.store.database import Database
+from signaling.store.errors import InvalidEvent, InvalidValue
+from signaling.store.models import Call, CallEvent
+
+log = logging.getLogger(__name__)
+
+_ATTEMPTS = 3  # a concurrent writer of the same events makes a batch fail once; the retry skips them
+MAX_LIST_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class RoutingEvent:
+    """One entry of the routing engine's event stream, as read from Redis (every field a string)."""
+
+    event_id: str
+    call_id: str
+    kind: str
+    at_ms: int
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+class CallEventRecord(NamedTuple):
+    kind: str
+    at: datetime
+    agent: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    """A call as the history knows it (timestamps are UTC)."""
+
+    id: str
+    kiosk_id: str
+    topic: str
+    language: str
+    priority: int
+    context: dict[str, Any]
+    state: CallState
+    end_reason: str | None
+    agent: str | None
+    created_at: datetime
+    queued_at: datetime | None
+    offered_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    wrapped_up_at: datetime | None
+    disposition: str | None
+    notes: str | None
+
+
+@dataclass(frozen=True)
+class CallRecord(CallSummary):
+    """A call with every event that shaped it, oldest first."""
+
+    events: list[CallEventRecord]
+
+
+async def apply_events(db: Database, events: Sequence[RoutingEvent]) -> int:
+    """Store ``events`` and update their calls, all in one transaction; returns how many were new.
+
+    Raises InvalidEvent (and stores nothing of the batch) when an event cannot be applied.
+    """
+    for event in events:
+        _check(event)
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            async with db.session() as session:
+                return await _apply(session, events)
+        except IntegrityError:
+            if attempt == _ATTEMPTS:
+                raise
+            log.info("history batch raced another writer; retrying (attempt %d)", attempt)
+    raise AssertionError("unreachable")
+
+
+async def get_call(db: Database, call_id: str) -> CallRecord | None:
+    """The call ``call_id`` with its events in time order, or None if history has no such call."""
+    async with db.session(readonly=True) as session:
+        call = await session.get(Call, call_id)
+        if call is None:
+            return None
+        query = select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.at, CallEvent.id)
+        rows = await session.scalars(query)
+        events = [CallEventRecord(e.kind, e.at, e.agent, dict(e.detail)) for e in rows]
+    return CallRecord(**_summary_values(call), events=events)
+
+
+async def list_calls(db: Database, *, limit: int = 100, since: datetime | None = None) -> list[CallSummary]:
+    """The most recent calls first, at most ``limit``; with ``since``, only calls created at or after it."""
+    if not 1 <= limit <= MAX_LIST_LIMIT:
+        raise InvalidValue(f"invalid limit {limit!r}: expected 1-{MAX_LIST_LIMIT}")
+    query = select(Call).order_by(Call.created_at.desc(), Call.id).limit(limit)
+    if since is not None:
+        query = query.where(Call.created_at >= since)
+    async with db.session(readonly=True) as session:
+        return [CallSummary(**_summary_values(call)) for call in await session.scalars(query)]
+
+
+async def _apply(session: AsyncSession, events: Sequence[RoutingEvent]) -> int:
+    fresh = await _unseen(session, events)
+    calls = await _calls_for(session, fresh)
+    for event in fresh:
+        at = transitions.at_from_ms(event.at_ms)
+        call = calls[event.call_id]
+        if update := transitions.TRANSITIONS.get(event.kind):
+            update(call, event.event_id, event.fields, at)
+        agent = transitions.optional(event.event_id, event.fields, "agent", 64)
+        detail = dict(event.fields)
+        session.add(
+            CallEvent(
+                event_id=event.event_id, call_id=call.id, at=at, kind=event.kind, agent=agent, detail=detail
+            )
+        )
+    return len(fresh)
+
+
+async def _unseen(session: AsyncSession, events: Sequence[RoutingEvent]) -> list[RoutingEvent]:
+    """The events not stored yet, in order, each once even if the batch repeats it."""
+    ids = {event.event_id for event in events}
+    seen = set(await session.scalars(select(CallEvent.event_id).where(CallEvent.event_id.in_(ids))))
+    fresh = []
+    for event in events:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            fresh.append(event)
+    return fresh
+
+
+async def _calls_for(session: AsyncSession, events: Sequence[RoutingEvent]) -> dict[str, Call]:
+    """The call rows the events touch, creating (and flushing) the ones history has not seen."""
+    ids = {event.call_id for event in events}
+    calls = {call.id: call for call in await session.scalars(select(Call).where(Call.id.in_(ids)))}
+    for event in events:
+        if event.call_id not in calls:
+            calls[event.call_id] = call = transitions.new_call(
+                event.call_id, transitions.at_from_ms(event.at_ms)
+            )
+            session.add(call)
+    await session.flush()  # the calls exist before their events reference them
+    return calls
+
+
+def _summary_values(call: Call) -> dict[str, Any]:
+    values = {f.name: getattr(call, f.name) for f in fields(CallSummary)}
+    return values | {"state": CallState(call.state), "context": dict(call.context)}
+
+
+def _check(event: RoutingEvent) -> None:
+    for name, value, max_length in (
+        ("event_id", event.event_id, 64),
+        ("call_id", event.call_id, 64),
+        ("kind", event.kind, 32),
+    ):
+        if not isinstance(value, str) or not 1 <= len(value) <= max_length:
+            raise InvalidEvent(str(event.event_id), f"{name} must be 1-{max_length} characters")
+    if isinstance(event.at_ms, bool) or not isinstance(event.at_ms, int) or event.at_ms < 0:
+        raise InvalidEvent(event.event_id, f"at_ms {event.at_ms!r} is not a time in milliseconds")

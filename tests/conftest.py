@@ -1,0 +1,71 @@
+"""Real services for the tests: Redis (the local server, or an embedded one) and a server per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis as redis_sync
+
+from signaling.settings import Settings
+from tests.support import RunningServer, free_port, running_server
+
+LOCAL_REDIS = "redis://127.0.0.1:6379/13"
+
+
+def _redis_answers(url: str) -> bool:
+    try:
+        client = redis_sync.Redis.from_url(url, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except redis_sync.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The local Redis when one answers, else a real redis-server started for the session."""
+    if _redis_answers(LOCAL_REDIS):
+        yield LOCAL_REDIS
+        return
+    import asyncio
+
+    from signaling.embedded_redis import EmbeddedRedis
+
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(EmbeddedRedis.start(tmp_path_factory.mktemp("redis")))
+    try:
+        yield server.url
+    finally:
+        loop.run_until_complete(server.stop())
+        loop.close()
+
+
+@pytest.fixture
+def clean_redis(redis_url: str) -> str:
+    client = redis_sync.Redis.from_url(redis_url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return redis_url
+
+
+@pytest.fixture
+def settings(clean_redis: str, tmp_path: Path) -> Settings:
+    return Settings(
+        port=free_port(),
+        data_dir=tmp_path / "data",
+        redis_url=clean_redis,
+        redis_prefix=f"t{uuid.uuid4().hex[:8]}",
+    )
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[RunningServer]:
+    async with running_server(settings) as running:
+        yield running
