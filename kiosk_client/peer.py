@@ -59,8 +59,10 @@ class KioskPeer:
         self.recorder: Recorder | None = Recorder(record_to) if record_to is not None else None
         self._recorder_started = False
         self._closed = False
-        self.pc.addTrack(source.subscribe_video())
-        self.pc.addTrack(source.audio)
+        # fresh relay subscriptions per call, stopped when it ends, so nothing queues up between calls
+        self._local_tracks = [source.subscribe_video(), source.subscribe_audio()]
+        for track in self._local_tracks:
+            self.pc.addTrack(track)
         self.chat.on("open", self.chat_open.set)
         self.chat.on("message", self._chat_message)
         self.pc.on("track", self._on_track)
@@ -119,3 +121,5 @@ class KioskPeer:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await self.pc.close()
+        for track in self._local_tracks:
+            track.stop()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 
@@ -21,7 +22,11 @@ CONNECT_TIMEOUT_S = 10.0
 
 
 class SignalingError(Exception):
-    """The server refused us (bad credential, protocol) or could not be reached."""
+    """The server refused us (bad credential, protocol: ``fatal``) or could not be reached."""
+
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal
 
 
 def websocket_url(server: str, path: str) -> str:
@@ -35,6 +40,14 @@ def websocket_url(server: str, path: str) -> str:
     return base + path
 
 
+def reconnect_delays() -> Iterator[float]:
+    """About 0, 0.3, 1.2, 2.7, 4.8 s, then every 7 s, each with up to 20 % jitter."""
+    for base in (0.0, 0.3, 1.2, 2.7, 4.8):
+        yield base * random.uniform(0.8, 1.2)
+    while True:
+        yield 7.0 * random.uniform(0.8, 1.2)
+
+
 class KioskSignaling:
     def __init__(self, server: str, kiosk_id: str, secret: str, app_version: str = "") -> None:
         self._url = websocket_url(server, "/ws/kiosk")
@@ -44,6 +57,7 @@ class KioskSignaling:
         self.welcome: Welcome | None = None
 
     async def connect(self) -> Welcome:
+        await self.close()
         self._http = aiohttp.ClientSession()
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT_S):
@@ -59,10 +73,12 @@ class KioskSignaling:
         reply = decode_server(first.data)
         if isinstance(reply, Error):
             await self.close()
-            raise SignalingError(f"the server refused this kiosk: {reply.message} ({reply.code.value})")
+            raise SignalingError(
+                f"the server refused this kiosk: {reply.message} ({reply.code.value})", fatal=True
+            )
         if not isinstance(reply, Welcome):
             await self.close()
-            raise SignalingError(f"unexpected first message {type(reply).__name__}")
+            raise SignalingError(f"unexpected first message {type(reply).__name__}", fatal=True)
         self.welcome = reply
         return reply
 

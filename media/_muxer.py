@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 import av
@@ -22,7 +22,9 @@ from av.video.stream import VideoStream
 
 logger = logging.getLogger(__name__)
 
-_VIDEO_CLOCK = Fraction(1, 90000)
+# Millisecond video timestamps: Matroska stores milliseconds, so a finer clock could give two frames
+# the same timestamp there.
+_VIDEO_CLOCK = Fraction(1, 1000)
 _VIDEO_CODEC_OPTIONS = {
     "libx264": {"preset": "veryfast"},
     "libvpx": {"deadline": "realtime", "cpu-used": "8"},
@@ -45,7 +47,7 @@ class _Lane:
     time_base: Fraction
     first: QueuedFrame | None = None
     next_pts: int = 0
-    written: int = field(default=0)
+    written: int = 0
 
 
 class Muxer:

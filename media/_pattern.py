@@ -17,7 +17,6 @@ _COUNTER_DIGITS = 8  # 2**24 - 1 has eight decimal digits
 class PatternRenderer:
     """Renders frame ``n`` of the pattern as an RGB array; the static background is drawn once."""
 
-
     def __init__(self, width: int, height: int) -> None:
         self.width = width
         self.height = height

@@ -14,6 +14,7 @@ from typing import Literal
 from aiortc.contrib.media import MediaPlayer, MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
+from media._stoppable import StoppableTrack
 from media.errors import DeviceUnavailable
 from media.synthetic import SyntheticAudioTrack, SyntheticVideoTrack
 
@@ -29,13 +30,13 @@ class MediaSource:
         self._sources = (video, audio)
         self._relay = MediaRelay()
         self._subscriptions: list[MediaStreamTrack] = []
-        self._closed = False
+        self._closing: asyncio.Task[None] | None = None
         self.video = self.subscribe_video()
         self.audio = self.subscribe_audio()
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._closing is not None
 
     def subscribe_video(self) -> MediaStreamTrack:
         """A new track that receives the newest camera frame (frames a slow reader misses are skipped)."""
@@ -46,12 +47,17 @@ class MediaSource:
         return self._subscribe(self._sources[1], buffered=True)
 
     async def close(self, grace: float = 5.0) -> None:
-        """End every subscription and release the devices, waiting at most ``grace`` s. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+        """End every subscription and release the devices, waiting at most ``grace`` s.
+
+        Idempotent; concurrent calls share one close.
+        """
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._close(grace), name="media-source-close")
+        await asyncio.shield(self._closing)
+
+    async def _close(self, grace: float) -> None:
         for subscription in self._subscriptions:
-            subscription.stop()
+            subscription.stop()  # wakes a reader waiting in recv() with MediaStreamError
         # A MediaPlayer track joins its capture thread in stop(), so stop the sources off the loop.
         # Nothing outside this object holds them, so no "ended" listener runs on that thread.
         stopping = asyncio.ensure_future(asyncio.to_thread(_stop_all, self._sources))
@@ -60,9 +66,9 @@ class MediaSource:
             logger.warning("capture devices did not release within %.1fs", grace)
 
     def _subscribe(self, source: MediaStreamTrack, *, buffered: bool) -> MediaStreamTrack:
-        if self._closed:
+        if self.closed:
             raise RuntimeError("media source is closed")
-        subscription = self._relay.subscribe(source, buffered=buffered)
+        subscription = StoppableTrack(self._relay.subscribe(source, buffered=buffered))
         self._subscriptions.append(subscription)
         return subscription
 

@@ -57,6 +57,7 @@ class LatestFrameConsumer:
 
     @property
     def running(self) -> bool:
+        """True between :meth:`start` and the end of reading (track ended or consumer stopped)."""
         return self._task is not None and not self._finished.is_set()
 
     @property
@@ -66,9 +67,9 @@ class LatestFrameConsumer:
 
     def start(self) -> None:
         """Start reading; calling it again is a no-op. A stopped consumer cannot be restarted."""
+        if isinstance(self._outcome, ConsumerStopped):
+            raise RuntimeError("a stopped consumer cannot be restarted")
         if self._task is None:
-            if self._outcome is not None:
-                raise RuntimeError("a stopped consumer cannot be restarted")
             self._task = asyncio.create_task(self._run(), name=f"latest-frame:{self.track.kind}")
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -83,13 +84,14 @@ class LatestFrameConsumer:
             logger.warning("%s track consumer did not stop within %.1fs", self.track.kind, grace)
         self._finish(ConsumerStopped(f"consumer stopped after {self._count} frames"))
 
-    # The bounded wait is the point of these methods, so they take the timeout themselves.
-    async def wait_for_frames(self, n: int, timeout: float) -> Media:  # noqa: ASYNC109
+    async def wait_for_frames(self, n: int, timeout: float) -> Media:
         """Wait until at least ``n`` frames have arrived since :meth:`start`; return the latest.
 
         Raises :class:`TimeoutError` after ``timeout`` seconds, :class:`~media.errors.TrackEnded` if
         the track ends first, and :class:`~media.errors.ConsumerStopped` if the consumer is stopped.
         """
+        if n < 1:
+            raise ValueError(f"wait for at least one frame, not {n}")
         try:
             async with asyncio.timeout(timeout):
                 while self._count < n:
@@ -103,7 +105,7 @@ class LatestFrameConsumer:
         assert self._latest is not None  # n >= 1 frames have arrived
         return self._latest
 
-    async def wait_ended(self, timeout: float) -> None:  # noqa: ASYNC109
+    async def wait_ended(self, timeout: float) -> None:
         """Wait until the consumer has finished (track ended or consumer stopped)."""
         async with asyncio.timeout(timeout):
             await self._finished.wait()

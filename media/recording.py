@@ -6,8 +6,9 @@ worker thread, so the event loop is never blocked by the codec. Streams are crea
 frame of each track (size, sample rate), which is why writing waits briefly for every added track
 to deliver.
 
-aiortc's ``MediaRecorder`` is not wrapped: it encodes on the event loop, fixes every video stream at
-30 fps whatever the frames say, and its ``stop()`` neither awaits its tasks nor bounds the flush.
+aiortc's ``MediaRecorder`` is not wrapped: it encodes on the event loop, gives every video stream a
+1/30 s time base (frames closer together than that collide), and its ``stop()`` cancels its tasks
+without awaiting them.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Recorder:
         self._first_frames: dict[str, QueuedFrame] = {}
         self._all_started = asyncio.Event()
         self._any_started = asyncio.Event()
+        self._started = False
         self._muxer: Muxer | None = None
         self._readers: list[asyncio.Task[None]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -68,7 +70,7 @@ class Recorder:
 
     def add_track(self, track: MediaStreamTrack) -> None:
         """Record ``track``; at most one audio and one video track, added before :meth:`start`."""
-        if self._muxer is not None or self._stopping is not None:
+        if self._started or self._stopping is not None:
             raise RuntimeError("add tracks before start()")
         if track.kind not in ("audio", "video"):
             raise ValueError(f"cannot record a {track.kind!r} track")
@@ -80,11 +82,20 @@ class Recorder:
         """Open the file and start reading the tracks. Calling it again is a no-op."""
         if self._stopping is not None:
             raise RuntimeError("a stopped recorder cannot be restarted")
-        if self._muxer is not None:
+        if self._started:
             return
         if not self._tracks:
             raise RuntimeError("add at least one track before start()")
-        self._muxer = await asyncio.to_thread(Muxer, self.path, self._container_format)
+        self._started = True
+        try:
+            muxer = await asyncio.to_thread(Muxer, self.path, self._container_format)
+        except BaseException:
+            self._started = False
+            raise
+        if self._stopping is not None:  # stop() ran while the file was being opened
+            await asyncio.to_thread(muxer.close)
+            return
+        self._muxer = muxer
         self._readers = [
             asyncio.create_task(self._read(track), name=f"recorder-read:{kind}")
             for kind, track in self._tracks.items()
@@ -161,6 +172,8 @@ class Recorder:
             await self._drain(self._writer, grace / 2)
         if self._muxer is not None:
             await self._close_muxer(self._muxer, grace / 2)
+            if not any(self._muxer.frames_written.values()):
+                logger.warning("nothing was recorded to %s", self.path)
 
     async def _drain(self, writer: asyncio.Task[None], grace: float) -> None:
         if not writer.done():

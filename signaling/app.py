@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from signaling.background import start_background
 from signaling.embedded_redis import EmbeddedRedis
+from signaling.errors import StartupError
 from signaling.handlers.problems import problem_middleware
 from signaling.routes import setup_routes
 from signaling.services import SERVICES, Services
@@ -21,6 +23,16 @@ from signaling.store import Database
 log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
+
+
+def _where(url: str) -> str:
+    """host:port of a URL, for messages (never its credentials)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.hostname else parts.scheme
+
+
 SHUTDOWN_GRACE_S = 5.0
 
 
@@ -33,7 +45,10 @@ async def _redis(settings: Settings) -> AsyncIterator[Redis]:
         url = embedded.url
     redis: Redis = Redis.from_url(url, health_check_interval=10, socket_keepalive=True)
     try:
-        await redis.ping()
+        try:
+            await redis.ping()
+        except (OSError, RedisError) as exc:
+            raise StartupError(f"cannot reach Redis ({_where(url)}): {exc}") from None
         yield redis
     finally:
         await redis.aclose()
@@ -46,6 +61,8 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     async with _redis(settings) as redis:
         db = await Database.connect(settings.effective_database_url)
         try:
+            if not await db.ping():
+                raise StartupError(f"cannot reach the database ({db.dialect}); check --database-url")
             await db.migrate()
             services = Services.build(settings, redis, db)
             app[SERVICES] = services
@@ -54,7 +71,6 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
             start_background(services, tasks)
             log.info("server ready (database: %s)", db.dialect)
             yield
-            services.connections.close_all(WSCloseCode.GOING_AWAY, "server shutting down")
             for task in list(tasks):
                 task.cancel()
             with contextlib.suppress(TimeoutError):
@@ -65,9 +81,19 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
             await db.close()
 
 
+async def drain(app: web.Application) -> None:
+    """First step of shutdown (before handlers are cancelled): tell clients to reconnect elsewhere, and
+    keep their calls, queue places and reservations for them."""
+    services = app.get(SERVICES)
+    if services is not None:
+        services.draining = True
+        services.connections.close_all(WSCloseCode.GOING_AWAY, "server restarting; reconnect")
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[problem_middleware], client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(services_ctx)
+    app.on_shutdown.append(drain)
     setup_routes(app)
     return app

@@ -11,14 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from signaling.errors import CliError
 from signaling.settings import DEFAULT_TOPICS, Settings, env_defaults
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
-
-
-class CliError(Exception):
-    """A readable reason the command could not do its job."""
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -27,7 +24,7 @@ def _configure_logging(verbose: bool) -> None:
         format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("aioice", "aiortc", "aiohttp.access"):
+    for noisy in ("aioice", "aiortc", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from signaling.app import create_app
+from signaling.errors import CliError, StartupError
 from signaling.settings import Settings
 from signaling.store import AlreadyExists, Database, InvalidValue, enroll_kiosk
 from signaling.store import add_user as store_add_user
@@ -31,6 +32,16 @@ DEMO_LOCATIONS = (
 
 def serve(settings: Settings) -> int:
     banner = f"Kiosk Assist is serving on http://{settings.host}:{settings.port}/"
+    try:
+        _run_app(settings, banner)
+    except StartupError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+    return 0
+
+
+def _run_app(settings: Settings, banner: str) -> None:
     web.run_app(
         create_app(settings),
         host=settings.host,
@@ -38,23 +49,18 @@ def serve(settings: Settings) -> int:
         shutdown_timeout=10.0,
         print=lambda _: print(banner, flush=True),
     )
-    return 0
 
 
 async def _with_db(settings: Settings) -> Database:
     db = await Database.connect(settings.effective_database_url)
     if not await db.ping():
         await db.close()
-        from signaling.cli import CliError
-
         raise CliError("cannot reach the database; check --database-url or --data-dir")
     await db.migrate()
     return db
 
 
 async def add_user(settings: Settings, args: argparse.Namespace, password: str) -> int:
-    from signaling.cli import CliError
-
     db = await _with_db(settings)
     try:
         await store_add_user(
@@ -70,8 +76,6 @@ async def add_user(settings: Settings, args: argparse.Namespace, password: str) 
 
 
 async def enroll(settings: Settings, kiosk_id: str, location: str) -> str:
-    from signaling.cli import CliError
-
     db = await _with_db(settings)
     try:
         return await enroll_kiosk(db, kiosk_id, location)

@@ -13,6 +13,7 @@ import socket
 from pathlib import Path
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class EmbeddedRedis:
                 while True:
                     if self._process.returncode is not None:
                         raise EmbeddedRedisError(f"redis-server exited with code {self._process.returncode}")
-                    with contextlib.suppress(OSError, ConnectionError):
+                    with contextlib.suppress(OSError, RedisError):
                         if await client.ping():
                             return
                     await asyncio.sleep(0.05)  # polling a starting process: nothing to wait on instead

@@ -16,3 +16,11 @@ class RoutingError(DomainError):
 class AuthError(DomainError):
     def __init__(self, message: str = "authentication failed") -> None:
         super().__init__(ErrorCode.AUTH_FAILED, message)
+
+
+class CliError(Exception):
+    """A readable reason a command-line command could not do its job (printed, exit status 1)."""
+
+
+class StartupError(Exception):
+    """The server cannot start: a dependency (Redis, the database) does not answer."""

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from signaling.routing.keys import Keys
-from signaling.store import Database, RoutingEvent, apply_events
+from signaling.store import Database, InvalidEvent, RoutingEvent, apply_events
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,14 @@ class HistoryWriter:
 
     async def _store(self, entries: list[Any]) -> int:
         events = parse_entries(entries)
-        if events:
-            await apply_events(self._db, events)
+        while events:
+            try:
+                await apply_events(self._db, events)
+                break
+            except InvalidEvent as exc:
+                # one malformed event must not block the stream: log it, store the rest
+                log.error("history: skipping event %s: %s", exc.event_id, exc)
+                events = [e for e in events if e.event_id != exc.event_id]
         ids = [_s(entry_id) for entry_id, _ in entries]
         if ids:
             await self._redis.xack(self._keys.events, GROUP, *ids)

@@ -174,6 +174,8 @@ class Welcome(_Msg, tag="welcome"):
     topics: list[str] = []
     dispositions: list[str] = []
     agent_state: AgentState | None = None
+    call_id: str | None = None
+    """A live call this party resumes after reconnecting (its state follows in the next messages)."""
 
 
 class Queued(_Msg, tag="queued"):

@@ -34,6 +34,8 @@ class Services:
     queue_watcher: QueueWatcher
     history: HistoryWriter
     connections: ConnectionRegistry
+    draining: bool = False
+    """Set at shutdown: sockets closing then leave their calls to the reconnect grace, not end them."""
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis, db: Database) -> Services:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import tempfile
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
+import pytest
 from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from signaling.app import create_app
 from signaling.protocol import (
@@ -161,3 +170,106 @@ async def connect_agent(server: RunningServer, username: str, password: str) -> 
     client = Client(http, ws)
     await client.expect(Welcome)
     return client
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for a ``kiosk-assist`` subprocess, without any configuration of ours leaking in."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_ASSIST_")}
+    env.update(extra)
+    return env
+
+
+async def run_cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    import sys
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "signaling.cli", *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=env or cli_env(),
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(stdin.encode() if stdin else b""), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+class ServerProcess:
+    """``kiosk-assist serve`` as its own process, as an operator runs it."""
+
+    def __init__(self, port: int, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._args = args
+        self._env = env or cli_env()
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> ServerProcess:
+        import sys
+
+        # logs go to a file (a pipe nobody reads would fill up and stall the server)
+        fd, name = tempfile.mkstemp(prefix="kiosk-assist-server-", suffix=".log")
+        self.log_path = Path(name)
+        stderr = None if os.environ.get("KA_TEST_SERVER_LOGS") else fd
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "signaling.cli", "serve", "--port", str(self.port), *self._args,
+            env=self._env, stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+        os.close(fd)  # the child has its own copy
+        await wait_until(self._ready, 30, "server ready")
+        return self
+
+    async def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.returncode is not None:
+            raise AssertionError(f"server exited with {self.process.returncode}: {self.logs()[-3000:]}")
+        try:
+            async with aiohttp.ClientSession() as http, http.get(f"{self.url}/readyz") as r:
+                return r.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def as_running(self) -> RunningServer:
+        return RunningServer(self.url, web.Application())
+
+    async def stop(self, sig: int = 15) -> int:
+        if self.process is None or self.process.returncode is not None:
+            return self.process.returncode if self.process and self.process.returncode is not None else 0
+        self.process.send_signal(sig)
+        try:
+            await asyncio.wait_for(self.process.wait(), 30)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+        assert self.process.returncode is not None
+        return self.process.returncode
+
+
+POSTGRES_URL = os.environ.get("KIOSK_ASSIST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@asynccontextmanager
+async def scratch_postgres_database(server_url: str = POSTGRES_URL) -> AsyncIterator[str]:
+    """A URL to a new, empty database on the server of ``server_url``; dropped afterwards."""
+    url = make_url(server_url).set(drivername="postgresql+asyncpg")
+    admin = create_async_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    name = f"ka_store_test_{uuid.uuid4().hex[:12]}"
+    try:
+        try:
+            async with asyncio.timeout(5):
+                connection = await admin.connect()
+        except (OSError, TimeoutError, SQLAlchemyError) as exc:
+            pytest.skip(f"PostgreSQL is unreachable at {url.render_as_string()}: {exc!r}")
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await connection.close()
+    finally:
+        await admin.dispose()

@@ -101,6 +101,7 @@ class AgentSession:
                     topics=list(self.profile.skills),
                     dispositions=list(s.settings.dispositions),
                     agent_state=AgentState(state),
+                    call_id=call_id or None,
                 )
             )
             await s.announcer.agent_state(self.username)
@@ -117,7 +118,8 @@ class AgentSession:
         s.connections.remove(self.member, self.conn)
         s.metrics.agents.set(s.connections.count("agent"))
         self.conn.close_soon(1000, "")
-        await asyncio.shield(self._leave())
+        if not s.draining:  # at shutdown, presence expiry decides if the party really left
+            await asyncio.shield(self._leave())
         await writer
 
     async def _leave(self) -> None:

@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
+from redis.exceptions import RedisError
 
 from signaling.services import SERVICES
 
@@ -20,9 +21,7 @@ async def _redis_ok(request: web.Request) -> bool:
     try:
         async with asyncio.timeout(PROBE_TIMEOUT_S):
             return bool(await request.app[SERVICES].redis.ping())
-    except (OSError, ConnectionError, TimeoutError):
-        return False
-    except Exception:  # redis-py raises its own ConnectionError family too
+    except (OSError, RedisError, TimeoutError):
         return False
 
 

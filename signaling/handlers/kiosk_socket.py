@@ -26,7 +26,7 @@ from signaling.protocol import (
     Welcome,
     decode_kiosk,
 )
-from signaling.routing.engine import now_ms
+from signaling.routing.engine import CallView, now_ms
 from signaling.routing.keys import kiosk_address
 from signaling.services import SERVICES, Services
 from signaling.store import verify_kiosk
@@ -100,14 +100,18 @@ class KioskSession:
         try:
             expiry = now_ms() + int(s.settings.kiosk_presence_ttl_s * 1000)
             await s.engine.kiosk_online(self.kiosk_id, self.location, self.conn.conn_id, expiry)
+            live = await self._live_call()
             await self.conn.send(
                 Welcome(
                     protocol=PROTOCOL_VERSION,
                     identity=self.kiosk_id,
                     role="kiosk",
                     topics=list(s.settings.topics),
+                    call_id=live.call_id if live else None,
                 )
             )
+            if live is not None and live.state in ("queued", "reserved"):
+                await self.send_position(live.call_id, live.topic)
             log.info("kiosk %s connected", self.kiosk_id)
             await receive_loop(self.conn.ws, self.conn, decode_kiosk, self.handle, s.metrics)
         finally:
@@ -120,7 +124,8 @@ class KioskSession:
         s.metrics.kiosks.set(s.connections.count("kiosk"))
         s.queue_watcher.unwatch(self.kiosk_id)
         self.conn.close_soon(1000, "")
-        await asyncio.shield(self._leave())
+        if not s.draining:  # at shutdown, presence expiry decides if the party really left
+            await asyncio.shield(self._leave())
         await writer
 
     async def _leave(self) -> None:
@@ -146,6 +151,18 @@ class KioskSession:
             pass  # presence is refreshed for every live socket; heartbeats only keep NATs open
         else:
             raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{type(msg).__name__} is not expected now")
+
+    async def _live_call(self) -> CallView | None:
+        call_id = await self.s.engine.kiosk_call(self.kiosk_id)
+        call = await self.s.engine.get_call(call_id) if call_id else None
+        return call if call is not None and call.state in ("queued", "reserved", "connecting") else None
+
+    async def send_position(self, call_id: str, topic: str) -> None:
+        s = self.s
+        position = (await s.engine.queue_positions([(call_id, topic)]))[0] or 0  # 0: ringing an agent
+        eta = s.queue_watcher.estimate(position, await s.engine.available_agents(topic)) if position else 0
+        await self.conn.send(Queued(call_id=call_id, position=position, estimated_wait_s=eta))
+        s.queue_watcher.watch(self.kiosk_id, call_id, topic, (position, eta))
 
     async def request_help(self, msg: HelpRequest) -> None:
         s = self.s

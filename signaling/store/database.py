@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from signaling.store import schema
-from signaling.store.engine import READONLY, create_engine
+from signaling.store.engine import READONLY, make_engine
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class Database:
     @classmethod
     async def connect(cls, url: str) -> Database:
         """A handle on ``url``; connections are opened lazily, so a database that is down fails later."""
-        return cls(create_engine(url))
+        return cls(make_engine(url))
 
     @property
     def dialect(self) -> str:

@@ -16,7 +16,7 @@ READONLY = "ka_readonly"
 """Execution option: the transaction only reads (SQLite ``BEGIN DEFERRED``, PostgreSQL ``READ ONLY``)."""
 
 
-def create_engine(url: str) -> AsyncEngine:
+def make_engine(url: str) -> AsyncEngine:
     """An async engine for ``url`` (``postgresql://`` and ``sqlite:///`` pick their asyncio drivers)."""
     parsed = make_url(normalise_database_url(url))
     if parsed.get_backend_name() != "sqlite":

@@ -79,10 +79,13 @@ class CallRecord(CallSummary):
 async def apply_events(db: Database, events: Sequence[RoutingEvent]) -> int:
     """Store ``events`` and update their calls, all in one transaction; returns how many were new.
 
-    Raises InvalidEvent (and stores nothing of the batch) when an event cannot be applied.
+    Raises InvalidEvent (and stores nothing of the batch) when an event cannot be applied. If another
+    writer stores some of the same events at the same moment, the batch is retried and skips them.
     """
     for event in events:
         _check(event)
+    if not events:
+        return 0
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             async with db.session() as session:
@@ -119,6 +122,8 @@ async def list_calls(db: Database, *, limit: int = 100, since: datetime | None =
 
 async def _apply(session: AsyncSession, events: Sequence[RoutingEvent]) -> int:
     fresh = await _unseen(session, events)
+    if not fresh:
+        return 0
     calls = await _calls_for(session, fresh)
     for event in fresh:
         at = transitions.at_from_ms(event.at_ms)
@@ -153,9 +158,8 @@ async def _calls_for(session: AsyncSession, events: Sequence[RoutingEvent]) -> d
     calls = {call.id: call for call in await session.scalars(select(Call).where(Call.id.in_(ids)))}
     for event in events:
         if event.call_id not in calls:
-            calls[event.call_id] = call = transitions.new_call(
-                event.call_id, transitions.at_from_ms(event.at_ms)
-            )
+            call = transitions.new_call(event.call_id, transitions.at_from_ms(event.at_ms))
+            calls[call.id] = call
             session.add(call)
     await session.flush()  # the calls exist before their events reference them
     return calls

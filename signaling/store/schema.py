@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from signaling.store.engine import create_engine
+from signaling.store.engine import make_engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _ADVISORY_LOCK_KEY = 0x4B41_0001  # "KA" + 1: any constant shared by every Kiosk Assist process
@@ -33,7 +33,7 @@ def alembic_config() -> Config:
 
 async def migrate(url: str) -> None:
     """Upgrade the database at ``url`` to the newest schema (a no-op when it already is)."""
-    engine = create_engine(url)
+    engine = make_engine(url)
     try:
         await upgrade(engine)
     finally:

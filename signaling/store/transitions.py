@@ -58,7 +58,7 @@ def created(call: Call, event_id: str, fields: Fields, at: datetime) -> None:
     call.language = field(event_id, fields, "language", 16, "")
     call.priority = _int(event_id, fields.get("priority", "0"))
     call.context = _context(event_id, fields.get("context", "{}"))
-    call.created_at = at
+    call.created_at = min(call.created_at, at)  # a placeholder took the time of a later event
     if call.queued_at is None:
         call.queued_at = at
 

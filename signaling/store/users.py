@@ -57,7 +57,7 @@ async def authenticate(db: Database, username: str, password: str) -> User | Non
 
     An unknown name costs the same hash verification as a known one, so timing does not reveal it.
     """
-    user = await get_user(db, username) if isinstance(username, str) else None
+    user = await get_user(db, username)
     stored = user.password_hash if user is not None else passwords.dummy_hash()
     ok = await asyncio.to_thread(passwords.verify_password, stored, password)
     if user is None or not ok or user.disabled:

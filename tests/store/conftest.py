@@ -6,41 +6,18 @@ PostgreSQL databases take a few hundred milliseconds to create, so tests share o
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-import asyncpg
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from signaling.store import Database, migrate
+from tests.support import scratch_postgres_database
 
-POSTGRES_URL = os.environ.get("KIOSK_ASSIST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 TABLES = ("call_events", "calls", "kiosks", "users")
-
-
-@asynccontextmanager
-async def scratch_postgres_database(server_url: str = POSTGRES_URL) -> AsyncIterator[str]:
-    """A URL to a new, empty database on the server of ``server_url``; dropped afterwards."""
-    url = make_url(server_url).set(drivername="postgresql")
-    maintenance = url.set(database="postgres").render_as_string(hide_password=False)
-    try:
-        admin = await asyncpg.connect(maintenance, timeout=5)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL is unreachable at {url.render_as_string()}: {exc!r}")
-    name = f"ka_store_test_{uuid.uuid4().hex[:12]}"
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -84,7 +84,12 @@ async def test_events_are_kept_in_time_order_with_agent_and_detail(db: Database)
     assert [e.at for e in record.events] == [at(e.at_ms - T0) for e in lifecycle()]
     assert [e.agent for e in record.events] == [None, "alice", "alice", "bob", "bob", None, "bob"]
     kind, when, agent, detail = record.events[2]
-    assert (kind, when, agent, detail) == ("released", at(21_000), "alice", {"agent": "alice", "why": "timeout"})
+    assert (kind, when, agent, detail) == (
+        "released",
+        at(21_000),
+        "alice",
+        {"agent": "alice", "why": "timeout"},
+    )
 
 
 async def test_state_follows_each_step(db: Database) -> None:
@@ -139,7 +144,11 @@ async def test_second_end_is_recorded_but_the_first_terminal_state_stands(db: Da
     assert await apply_events(db, [late]) == 1
 
     record = await call(db)
-    assert (record.state, record.end_reason, record.ended_at) == (CallState.COMPLETED, "agent_hangup", at(300_000))
+    assert (record.state, record.end_reason, record.ended_at) == (
+        CallState.COMPLETED,
+        "agent_hangup",
+        at(300_000),
+    )
     assert [e.kind for e in record.events][-2:] == ["ended", "ended"]
 
 
@@ -178,7 +187,11 @@ async def test_events_of_several_calls_in_one_batch(db: Database) -> None:
 
     assert await apply_events(db, batch) == 4
 
-    assert [(await call(db, c)).state for c in "abc"] == [CallState.RESERVED, CallState.QUEUED, CallState.QUEUED]
+    assert [(await call(db, c)).state for c in "abc"] == [
+        CallState.RESERVED,
+        CallState.QUEUED,
+        CallState.QUEUED,
+    ]
 
 
 async def test_an_event_before_its_call_was_created_keeps_a_placeholder(db: Database) -> None:

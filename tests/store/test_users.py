@@ -4,7 +4,16 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from signaling.store import AlreadyExists, Database, InvalidValue, Role, User, add_user, authenticate, get_user
+from signaling.store import (
+    AlreadyExists,
+    Database,
+    InvalidValue,
+    Role,
+    User,
+    add_user,
+    authenticate,
+    get_user,
+)
 from signaling.store.passwords import needs_rehash, verify_password
 
 
@@ -17,7 +26,12 @@ async def test_added_user_signs_in_with_the_right_password(db: Database) -> None
 
     assert user is not None
     assert (user.id, user.role, user.display_name) == (added.id, "supervisor", "Alice A.")
-    assert (user.skills, user.languages, user.capacity, user.disabled) == (["cash", "cards"], ["en"], 1, False)
+    assert (user.skills, user.languages, user.capacity, user.disabled) == (
+        ["cash", "cards"],
+        ["en"],
+        1,
+        False,
+    )
     assert user.created_at.utcoffset() is not None
 
 

@@ -12,7 +12,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from signaling.store.engine import create_engine
+from signaling.store.engine import make_engine
 from signaling.store.models import Base
 
 target_metadata = Base.metadata
@@ -25,7 +25,7 @@ def run_with(connection: Connection) -> None:
 
 
 async def run_async(url: str) -> None:
-    engine = create_engine(url)
+    engine = make_engine(url)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(run_with)
