@@ -1,0 +1,98 @@
+"""Generates ``docs/protocol.md`` from the protocol's own types: ``python -m signaling.protocol_docs``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, get_args
+
+import msgspec
+
+from signaling import protocol as p
+
+SECTIONS: tuple[tuple[str, Any], ...] = (
+    ("Kiosk → server (`/ws/kiosk`)", p.KioskInbound),
+    ("Agent console → server (`/ws/agent`)", p.AgentInbound),
+    ("Server → kiosk or agent", p.ServerMessage),
+)
+ENUMS = (p.ErrorCode, p.CallState, p.AgentState, p.EndReason)
+
+INTRO = f"""# Kiosk Assist wire protocol (version {p.PROTOCOL_VERSION})
+
+Generated from `signaling/protocol.py` by `python -m signaling.protocol_docs`; do not edit by hand.
+
+Every message is one JSON object in one WebSocket text frame, tagged by its `type`. Unknown fields, unknown
+types, wrong types and frames over {p.MAX_MESSAGE_BYTES // 1024} KiB are refused with an `error` message (the
+connection stays open; an oversized frame closes it with code 1009). A kiosk's first message must be `hello`;
+an agent's socket is authenticated by the session cookie from `POST /api/login`.
+
+Call flow: kiosk `help_request` → kiosk `queued` (position, estimated wait; pushed again when they change, at
+most once a second) → agent `offer` (rings until `expires_in_s`) → agent `accept` → agent `call_accepted` and
+kiosk `agent_joined` → kiosk `sdp` (offer, all ICE candidates inline) → agent `sdp` (answer) and trickled `ice`
+(ending with `candidate: null`) → media flows peer to peer; chat on the `chat` data channel → `hangup` → both
+`call_ended` → agent `wrap_up` (disposition, notes) → available again.
+"""
+
+
+def _type_name(schema: dict[str, Any], defs: dict[str, Any]) -> str:
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        return " or ".join(_type_name(s, defs) for s in schema["anyOf"])
+    if "enum" in schema:
+        return " | ".join(f"`{v}`" for v in schema["enum"])
+    if schema.get("type") == "array":
+        return f"list of {_type_name(schema.get('items', {}), defs)}"
+    if schema.get("type") == "object":
+        return "object of strings" if "additionalProperties" in schema else "object"
+    if "const" in schema:
+        return f"`{schema['const']}`"
+    return str(schema.get("type", "any"))
+
+
+def _limits(schema: dict[str, Any]) -> str:
+    names = {"minLength": "min length", "maxLength": "max length", "pattern": "pattern", "maxProperties": "max keys"}
+    return ", ".join(f"{label} {schema[key]}" for key, label in names.items() if key in schema)
+
+
+def _message_section(kind: type[msgspec.Struct], defs: dict[str, Any]) -> list[str]:
+    schema = defs[kind.__name__]
+    info = msgspec.structs.fields(kind)
+    tag = kind.__struct_config__.tag
+    lines = [f"### `{tag}`", ""]
+    if kind.__doc__:
+        lines += [" ".join(kind.__doc__.split()), ""]
+    lines += ["| field | type | required | limits |", "|---|---|---|---|"]
+    for field in info:
+        prop = schema["properties"].get(field.encode_name, {})
+        required = "yes" if field.encode_name in schema.get("required", []) else "no"
+        lines.append(f"| `{field.encode_name}` | {_type_name(prop, defs)} | {required} | {_limits(prop)} |")
+    return [*lines, ""]
+
+
+def render() -> str:
+    all_types = [t for _, union in SECTIONS for t in get_args(union)]
+    unique = list(dict.fromkeys(all_types))
+    _, defs = msgspec.json.schema_components(unique + [p.IceServer, p.IceCandidate], ref_template="#/$defs/{name}")
+    out = [INTRO]
+    for title, union in SECTIONS:
+        out += [f"## {title}", ""]
+        for kind in get_args(union):
+            out += _message_section(kind, defs)
+    out += ["## Shared objects", ""]
+    for kind in (p.IceServer, p.IceCandidate):
+        out += [f"### {kind.__name__}", "", "```json", json.dumps(defs[kind.__name__], indent=2), "```", ""]
+    out += ["## Enumerations", ""]
+    for enum in ENUMS:
+        out += [f"- **{enum.__name__}**: " + ", ".join(f"`{m.value}`" for m in enum)]
+    out += ["", "Terminal call states: " + ", ".join(f"`{s.value}`" for s in sorted(p.TERMINAL_CALL_STATES)), ""]
+    return "\n".join(out)
+
+
+def main() -> int:
+    sys.stdout.write(render())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
