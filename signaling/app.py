@@ -66,6 +66,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
             await db.migrate()
             services = Services.build(settings, redis, db)
             app[SERVICES] = services
+            await services.engine.publish_config()
             await services.delivery.start()
             tasks: set[asyncio.Task[None]] = set()
             start_background(services, tasks)

@@ -36,6 +36,10 @@ async def expire_presence(services: Services) -> None:
         await services.announcer.outcome(gone.outcome)
 
 
+async def sweep(services: Services) -> None:
+    await services.announcer.outcome(await services.engine.sweep(services.settings.topics))
+
+
 async def refresh_presence(services: Services) -> None:
     ttl_ms = int(services.settings.kiosk_presence_ttl_s * 1000)
     await services.engine.refresh_presence(services.connections.members(), now_ms() + ttl_ms)
@@ -63,6 +67,7 @@ def start_background(services: Services, group: set[asyncio.Task[None]]) -> None
         "reaper": _every(s.reaper_interval_s, reaper, "reaper"),
         "presence": _every(s.kiosk_presence_ttl_s / 3, lambda: refresh_presence(services), "presence"),
         "queue-positions": _every(1.0, services.queue_watcher.tick, "queue positions"),
+        "sweep": _every(1.0, lambda: sweep(services), "sweep"),
         "history": services.history.run(),
     }
     for name, coro in loops.items():

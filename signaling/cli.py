@@ -35,6 +35,12 @@ def _csv(value: str) -> tuple[str, ...]:
     return items
 
 
+def _prefix(value: str) -> str:
+    if not value or not all(c.isalnum() or c in "_-." for c in value):
+        raise argparse.ArgumentTypeError("a prefix is letters, digits, '_', '-' or '.'")
+    return value
+
+
 def _port(value: str) -> int:
     try:
         port = int(value)
@@ -57,6 +63,7 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_port, default=8080)
     p.add_argument("--redis-url", help="Redis URL (default: an embedded redis-server under --data-dir)")
+    p.add_argument("--redis-prefix", type=_prefix, help="key prefix, to share one Redis between deployments")
     p.add_argument("--topics", type=_csv, default=DEFAULT_TOPICS, help="help topics kiosks may ask for")
     p.add_argument(
         "--ice-server", action="append", default=[], help="STUN/TURN URL for both parties (repeat)"
@@ -121,6 +128,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         port=getattr(args, "port", 8080),
         data_dir=args.data_dir,
         redis_url=getattr(args, "redis_url", None) or env["redis_url"],
+        redis_prefix=getattr(args, "redis_prefix", None) or env["redis_prefix"] or "ka",
         database_url=args.database_url or env["database_url"],
         topics=getattr(args, "topics", DEFAULT_TOPICS),
         ice_servers=tuple(getattr(args, "ice_server", ())),

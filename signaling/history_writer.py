@@ -108,6 +108,11 @@ class HistoryWriter:
                     await self.reclaim()
             except asyncio.CancelledError:
                 raise
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                log.warning("history: the consumer group vanished (Redis lost its data); recreating it")
+                await self.setup()
             except Exception:
                 log.exception("history writer failed; retrying")
                 await asyncio.sleep(1.0)  # back off before retrying a failing database or Redis

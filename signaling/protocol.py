@@ -97,6 +97,7 @@ class IceCandidate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     candidate: Annotated[str, msgspec.Meta(max_length=1000)]
     sdpMid: str | None = None
     sdpMLineIndex: int | None = None
+    usernameFragment: str | None = None
 
 
 # ----------------------------------------------------------------------------------- both directions

@@ -26,17 +26,19 @@ types, wrong types and frames over {p.MAX_MESSAGE_BYTES // 1024} KiB are refused
 connection stays open; an oversized frame closes it with code 1009). A kiosk's first message must be `hello`;
 an agent's socket is authenticated by the session cookie from `POST /api/login`.
 
-Call flow: kiosk `help_request` → kiosk `queued` (position, estimated wait; pushed again when they change, at
-most once a second) → agent `offer` (rings until `expires_in_s`) → agent `accept` → agent `call_accepted` and
-kiosk `agent_joined` → kiosk `sdp` (offer, all ICE candidates inline) → agent `sdp` (answer) and trickled `ice`
-(ending with `candidate: null`) → media flows peer to peer; chat on the `chat` data channel → `hangup` → both
-`call_ended` → agent `wrap_up` (disposition, notes) → available again.
+Call flow:
+1. kiosk `help_request` → kiosk `queued` (position, estimated wait; pushed again when they change, at most
+   once a second);
+2. agent `offer` (rings until `expires_in_s`) → agent `accept` → agent `call_accepted`, kiosk `agent_joined`;
+3. kiosk `sdp` (the offer, all ICE candidates inline) → agent `sdp` (the answer) and trickled `ice`, ending
+   with `candidate: null` → media flows peer to peer; chat on the `chat` data channel;
+4. `hangup` → both `call_ended` → agent `wrap_up` (disposition, notes) → available again.
 """
 
 
 def _type_name(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     if "$ref" in schema:
-        return schema["$ref"].rsplit("/", 1)[-1]
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
     if "anyOf" in schema:
         return " or ".join(_type_name(s, defs) for s in schema["anyOf"])
     if "enum" in schema:
@@ -51,7 +53,12 @@ def _type_name(schema: dict[str, Any], defs: dict[str, Any]) -> str:
 
 
 def _limits(schema: dict[str, Any]) -> str:
-    names = {"minLength": "min length", "maxLength": "max length", "pattern": "pattern", "maxProperties": "max keys"}
+    names = {
+        "minLength": "min length",
+        "maxLength": "max length",
+        "pattern": "pattern",
+        "maxProperties": "max keys",
+    }
     return ", ".join(f"{label} {schema[key]}" for key, label in names.items() if key in schema)
 
 
@@ -66,14 +73,16 @@ def _message_section(kind: type[msgspec.Struct], defs: dict[str, Any]) -> list[s
     for field in info:
         prop = schema["properties"].get(field.encode_name, {})
         required = "yes" if field.encode_name in schema.get("required", []) else "no"
-        lines.append(f"| `{field.encode_name}` | {_type_name(prop, defs)} | {required} | {_limits(prop)} |")
+        row = (field.encode_name, _type_name(prop, defs), required, _limits(prop))
+        lines.append("| `{}` | {} | {} | {} |".format(*row))
     return [*lines, ""]
 
 
 def render() -> str:
     all_types = [t for _, union in SECTIONS for t in get_args(union)]
     unique = list(dict.fromkeys(all_types))
-    _, defs = msgspec.json.schema_components(unique + [p.IceServer, p.IceCandidate], ref_template="#/$defs/{name}")
+    kinds = [*unique, p.IceServer, p.IceCandidate]
+    _, defs = msgspec.json.schema_components(kinds, ref_template="#/$defs/{name}")
     out = [INTRO]
     for title, union in SECTIONS:
         out += [f"## {title}", ""]
@@ -85,7 +94,8 @@ def render() -> str:
     out += ["## Enumerations", ""]
     for enum in ENUMS:
         out += [f"- **{enum.__name__}**: " + ", ".join(f"`{m.value}`" for m in enum)]
-    out += ["", "Terminal call states: " + ", ".join(f"`{s.value}`" for s in sorted(p.TERMINAL_CALL_STATES)), ""]
+    terminal = ", ".join(f"`{s.value}`" for s in sorted(p.TERMINAL_CALL_STATES))
+    out += ["", f"Terminal call states: {terminal}", ""]
     return "\n".join(out)
 
 

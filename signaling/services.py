@@ -40,7 +40,12 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, redis: Redis, db: Database) -> Services:
         keys = Keys(settings.redis_prefix)
-        engine = RoutingEngine(redis, keys, reservation_timeout_s=settings.reservation_timeout_s)
+        engine = RoutingEngine(
+            redis,
+            keys,
+            reservation_timeout_s=settings.reservation_timeout_s,
+            decline_cooldown_s=settings.decline_cooldown_s,
+        )
         delivery = Delivery(redis, keys)
         metrics = Metrics()
         return cls(

@@ -31,6 +31,8 @@ class Settings:
     """STUN/TURN URLs handed to both parties; empty means host candidates only (same network)."""
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     """Extra WebSocket origins; the server's own origin is always allowed."""
+    decline_cooldown_s: float = 30.0
+    """After a decline or a missed offer, the call is not offered to that agent again for this long."""
     reaper_interval_s: float = 0.25
     average_handle_s: float = 120.0
     """Seed for the estimated wait shown to kiosks."""
@@ -64,4 +66,5 @@ def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | No
     return {
         "redis_url": env.get("KIOSK_ASSIST_REDIS_URL") or None,
         "database_url": env.get("KIOSK_ASSIST_DATABASE_URL") or None,
+        "redis_prefix": env.get("KIOSK_ASSIST_REDIS_PREFIX") or None,
     }

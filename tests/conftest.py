@@ -46,22 +46,29 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def clean_redis(redis_url: str) -> str:
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own (so runs can share a Redis); its keys are deleted afterwards."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    yield prefix
     client = redis_sync.Redis.from_url(redis_url)
     try:
-        client.flushdb()
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
     finally:
         client.close()
-    return redis_url
 
 
 @pytest.fixture
-def settings(clean_redis: str, tmp_path: Path) -> Settings:
+def redis_env(redis_url: str, redis_prefix: str) -> dict[str, str]:
+    """Environment for a server process on the test's Redis and prefix."""
+    return {"KIOSK_ASSIST_REDIS_URL": redis_url, "KIOSK_ASSIST_REDIS_PREFIX": redis_prefix}
+
+
+@pytest.fixture
+def settings(redis_url: str, redis_prefix: str, tmp_path: Path) -> Settings:
     return Settings(
-        port=free_port(),
-        data_dir=tmp_path / "data",
-        redis_url=clean_redis,
-        redis_prefix=f"t{uuid.uuid4().hex[:8]}",
+        port=free_port(), data_dir=tmp_path / "data", redis_url=redis_url, redis_prefix=redis_prefix
     )
 
 

@@ -13,13 +13,15 @@ short = st.text(min_size=1, max_size=64)
 text = st.text(max_size=300)
 languages = st.sampled_from(["en", "es", "fr", "pt-BR"])
 contexts = st.dictionaries(short, text, max_size=5)
-candidates = st.none() | st.builds(
+candidates = st.none() | st.builds(  # as RTCIceCandidate.toJSON() gives them
     p.IceCandidate,
     candidate=st.text(max_size=200),
     sdpMid=st.none() | st.sampled_from(["0", "1", "2"]),
     sdpMLineIndex=st.none() | st.integers(0, 3),
 )
-sdp = st.builds(p.SessionDescription, call_id=ids, sdp_type=st.sampled_from(p.SdpType), sdp=st.text(min_size=1))
+sdp = st.builds(
+    p.SessionDescription, call_id=ids, sdp_type=st.sampled_from(p.SdpType), sdp=st.text(min_size=1)
+)
 
 kiosk_messages: st.SearchStrategy[Any] = st.one_of(
     st.builds(p.KioskHello, kiosk_id=ids, secret=short, app_version=st.text(max_size=64)),

@@ -138,14 +138,20 @@ class Client:
                     return msg
 
     async def close(self) -> None:
-        await self.ws.close()
-        await self._reader
-        await self.http.close()
+        try:
+            await self.ws.close()
+            await self._reader
+        finally:
+            await self.http.close()
 
 
 async def connect_kiosk(server: RunningServer, kiosk_id: str, secret: str) -> Client:
     http = aiohttp.ClientSession()
-    ws = await http.ws_connect(server.ws_url("/ws/kiosk"))
+    try:
+        ws = await http.ws_connect(server.ws_url("/ws/kiosk"))
+    except BaseException:
+        await http.close()
+        raise
     client = Client(http, ws)
     await client.send(KioskHello(kiosk_id=kiosk_id, secret=secret))
     first = await client.expect(Welcome | Error)  # type: ignore[arg-type]
@@ -166,7 +172,11 @@ async def login(server: RunningServer, username: str, password: str) -> aiohttp.
 
 async def connect_agent(server: RunningServer, username: str, password: str) -> Client:
     http = await login(server, username, password)
-    ws = await http.ws_connect(server.ws_url("/ws/agent"))
+    try:
+        ws = await http.ws_connect(server.ws_url("/ws/agent"))
+    except BaseException:
+        await http.close()
+        raise
     client = Client(http, ws)
     await client.expect(Welcome)
     return client

@@ -11,7 +11,7 @@ from signaling.auth import COOKIE_NAME, StaffSession
 from signaling.errors import AuthError
 from signaling.protocol import ErrorCode, ProtocolError
 from signaling.services import SERVICES
-from signaling.store import authenticate
+from signaling.store import authenticate, get_user
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -75,4 +75,8 @@ async def logout(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     session = await require_session(request)
-    return web.json_response({"username": session.username, "role": session.role})
+    user = await get_user(request.app[SERVICES].db, session.username)
+    display_name = (user.display_name if user else "") or session.username
+    return web.json_response(
+        {"username": session.username, "role": session.role, "display_name": display_name}
+    )

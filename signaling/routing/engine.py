@@ -129,12 +129,18 @@ class RoutingEngine:
         *,
         reservation_timeout_s: float = 20.0,
         max_missed_offers: int = 3,
+        decline_cooldown_s: float = 30.0,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.timeout_ms = int(reservation_timeout_s * 1000)
         self.max_missed_offers = max_missed_offers
+        self.decline_cooldown_ms = int(decline_cooldown_s * 1000)
         self._scripts = register_scripts(redis)
+
+    async def publish_config(self) -> None:
+        """Routing rules the Lua scripts read (every server writes the same values at startup)."""
+        await self.redis.hset(self.keys.config, mapping={"decline_cooldown_ms": self.decline_cooldown_ms})
 
     async def _run(self, name: str, *args: Any) -> list[Any]:
         result: list[Any] = await self._scripts[name](args=[self.keys.prefix, now_ms(), *args])
@@ -268,6 +274,11 @@ class RoutingEngine:
             agent, kiosk = (other, party) if kind == "kiosk" else (party, other)
             ended = Ended(call_id, "", final, agent, kiosk, Outcome())
         return Gone(ended, released_raw[0] if released_raw else None, outcome)
+
+    async def sweep(self, topics: Sequence[str]) -> Outcome:
+        """Match again wherever calls wait while agents are available (decline cooldowns, lost matches)."""
+        res = await self._run("sweep", self.timeout_ms, *topics)
+        return Outcome.parse(res[0], res[1])
 
     async def refresh_presence(self, members: Sequence[str], expiry_ms: int) -> None:
         if members:

@@ -14,6 +14,10 @@ class Keys:
         return f"{self.prefix}:seq"
 
     @property
+    def config(self) -> str:
+        return f"{self.prefix}:config"
+
+    @property
     def events(self) -> str:
         return f"{self.prefix}:events"
 

@@ -7,7 +7,17 @@ from importlib import resources
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-SCRIPT_NAMES = ("enqueue", "agent_online", "agent_state", "accept", "release", "hangup", "wrap_up", "gone")
+SCRIPT_NAMES = (
+    "enqueue",
+    "agent_online",
+    "agent_state",
+    "accept",
+    "release",
+    "hangup",
+    "wrap_up",
+    "gone",
+    "sweep",
+)
 
 
 def script_source(name: str) -> str:

@@ -45,9 +45,9 @@ async def postgres_url() -> AsyncIterator[str]:
 
 
 async def test_a_kiosk_on_one_process_and_an_agent_on_another_complete_a_call(
-    clean_redis: str, postgres_url: str, tmp_path: Path
+    redis_env: dict[str, str], postgres_url: str, tmp_path: Path
 ) -> None:
-    env = cli_env(KIOSK_ASSIST_REDIS_URL=clean_redis, KIOSK_ASSIST_DATABASE_URL=postgres_url)
+    env = cli_env(KIOSK_ASSIST_DATABASE_URL=postgres_url, **redis_env)
     code, out, err = await run_cli("kiosks", "enroll", "k-1", "--location", "Lobby", "--json", env=env)
     assert code == 0, err
     secret = json.loads(out)["secret"]
@@ -109,9 +109,9 @@ async def test_a_kiosk_on_one_process_and_an_agent_on_another_complete_a_call(
 
 
 async def test_an_offer_times_out_even_when_the_process_that_made_it_died(
-    clean_redis: str, postgres_url: str, tmp_path: Path
+    redis_env: dict[str, str], postgres_url: str, tmp_path: Path
 ) -> None:
-    env = cli_env(KIOSK_ASSIST_REDIS_URL=clean_redis, KIOSK_ASSIST_DATABASE_URL=postgres_url)
+    env = cli_env(KIOSK_ASSIST_DATABASE_URL=postgres_url, **redis_env)
     code, out, _ = await run_cli("kiosks", "enroll", "k-1", "--json", env=env)
     secret = json.loads(out)["secret"]
     for name in ("ana", "ben"):
@@ -154,11 +154,9 @@ async def test_an_offer_times_out_even_when_the_process_that_made_it_died(
 
 
 async def test_serve_stops_with_a_clear_message_when_the_database_does_not_answer(
-    clean_redis: str, tmp_path: Path
+    redis_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = cli_env(
-        KIOSK_ASSIST_REDIS_URL=clean_redis, KIOSK_ASSIST_DATABASE_URL="postgresql://postgres@127.0.0.1:1/none"
-    )
+    env = cli_env(KIOSK_ASSIST_DATABASE_URL="postgresql://postgres@127.0.0.1:1/none", **redis_env)
     server = ServerProcess(free_port(), "--data-dir", str(tmp_path), env=env)
     with pytest.raises(AssertionError, match="server exited"):
         await server.start()

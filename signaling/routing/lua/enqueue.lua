@@ -13,7 +13,7 @@ end
 local seq = redis.call('INCR', P .. ':seq')
 redis.call('HSET', P .. ':call:' .. call_id, 'id', call_id, 'kiosk_id', kiosk, 'topic', topic,
   'language', language, 'priority', priority, 'seq', seq, 'state', 'queued', 'agent', '',
-  'created_ms', NOW, 'location', location, 'context', context, 'declined', '')
+  'created_ms', NOW, 'location', location, 'context', context)
 redis.call('ZADD', P .. ':queue:' .. topic, seq, call_id)
 redis.call('HSET', kk, 'call', call_id)
 emit(call_id, 'created', 'kiosk_id', kiosk, 'topic', topic, 'language', language,

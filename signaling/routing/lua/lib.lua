@@ -2,7 +2,8 @@
 --
 -- Data model (all names under the prefix P, see signaling/routing/keys.py):
 --   P:call:<id>       hash  id kiosk_id topic language priority seq state agent created_ms location context
---                           declined (space-separated agents who declined this call)
+--   P:call:<id>:declined hash agent -> ms until which this call is not offered to that agent again
+--   P:config          hash  decline_cooldown_ms (written by every server at startup)
 --   P:queue:<topic>   zset  call id -> seq (FIFO; priority folds into the score later)
 --   P:avail:<topic>   zset  agent -> idle-since ms (longest idle first)
 --   P:agent:<name>    hash  state reason skills languages capacity load call idle_ms misses
@@ -13,6 +14,7 @@
 
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
+local DECLINE_COOLDOWN_MS = tonumber(redis.call('HGET', P .. ':config', 'decline_cooldown_ms') or '30000')
 
 local function emit(call_id, kind, ...)
   redis.call('XADD', P .. ':events', 'MAXLEN', '~', 1000000, '*',
@@ -55,6 +57,7 @@ local function finish_call(call_id, state, reason)
   redis.call('HSET', ck, 'state', state, 'reason', reason, 'ended_ms', NOW)
   redis.call('ZREM', P .. ':queue:' .. topic, call_id)
   redis.call('ZREM', P .. ':reservations', call_id)
+  redis.call('DEL', ck .. ':declined')
   if kiosk and redis.call('HGET', P .. ':kiosk:' .. kiosk, 'call') == call_id then
     redis.call('HDEL', P .. ':kiosk:' .. kiosk, 'call')
   end
@@ -91,14 +94,14 @@ local function match_topic(topic, timeout_ms, offers, abandoned)
     local matched = false
     for _, cid in ipairs(calls) do
       local ck = P .. ':call:' .. cid
-      local c = redis.call('HMGET', ck, 'kiosk_id', 'declined')
-      if not present('kiosk:' .. c[1]) then
+      local kiosk = redis.call('HGET', ck, 'kiosk_id')
+      if not present('kiosk:' .. kiosk) then
         finish_call(cid, 'abandoned', 'kiosk_disconnected')
         abandoned[#abandoned + 1] = cid
       else
-        local declined = ' ' .. (c[2] or '') .. ' '
         for _, name in ipairs(agents) do
-          if not string.find(declined, ' ' .. name .. ' ', 1, true) and present('agent:' .. name) then
+          local until_ms = redis.call('HGET', ck .. ':declined', name)
+          if (not until_ms or tonumber(until_ms) <= NOW) and present('agent:' .. name) then
             reserve(cid, name, timeout_ms)
             offers[#offers + 1] = cid
             offers[#offers + 1] = name
@@ -123,8 +126,10 @@ end
 -- mode: 'decline' | 'timeout' | 'offline'. Returns the agent's new state.
 local function release_reservation(call_id, name, mode, max_misses)
   local ck = P .. ':call:' .. call_id
-  local c = redis.call('HMGET', ck, 'topic', 'seq', 'declined')
-  redis.call('HSET', ck, 'state', 'queued', 'agent', '', 'declined', (c[3] or '') .. ' ' .. name)
+  local c = redis.call('HMGET', ck, 'topic', 'seq')
+  redis.call('HSET', ck, 'state', 'queued', 'agent', '')
+  redis.call('HSET', ck .. ':declined', name, NOW + DECLINE_COOLDOWN_MS)
+  redis.call('PEXPIRE', ck .. ':declined', DECLINE_COOLDOWN_MS)
   redis.call('ZADD', P .. ':queue:' .. c[1], tonumber(c[2]), call_id)
   redis.call('ZREM', P .. ':reservations', call_id)
   emit(call_id, 'released', 'agent', name, 'reason', mode)

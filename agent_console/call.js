@@ -1,0 +1,133 @@
+// One call's media: the agent's camera and microphone, and the RTCPeerConnection to the kiosk.
+//
+// The kiosk makes the offer (video, audio and the `chat` and `control` data channels); the console answers,
+// trickles its ICE candidates including the final end-of-candidates (null), and shows the kiosk's media.
+
+import { candidateToWire, outbound } from "./protocol.js";
+
+const MEDIA_ATTEMPTS = [
+  { video: { width: { ideal: 1280 }, height: { ideal: 720 } }, audio: true },
+  { video: false, audio: true },
+];
+
+/** The agent's camera and microphone; falls back to the microphone alone, then to receiving only. */
+async function openLocalMedia(onWarning) {
+  for (const constraints of MEDIA_ATTEMPTS) {
+    try {
+      return await navigator.mediaDevices.getUserMedia(constraints);
+    } catch (error) {
+      console.warn("getUserMedia failed", constraints, error);
+    }
+  }
+  onWarning("Your camera and microphone could not be opened; the customer will not see or hear you.");
+  return new MediaStream();
+}
+
+export class CallSession {
+  /**
+   * @param {import("./protocol.js").CallAccepted} accepted
+   * @param {{send: (msg: object) => boolean, onWarning: (text: string) => void,
+   *          onConnection: (state: RTCPeerConnectionState) => void,
+   *          onChannel: (channel: RTCDataChannel) => void,
+   *          remoteVideo: HTMLVideoElement, localVideo: HTMLVideoElement}} deps
+   */
+  constructor(accepted, deps) {
+    this.callId = accepted.call_id;
+    this.kioskId = accepted.kiosk_id;
+    this.deps = deps;
+    /** @type {RTCPeerConnection|null} */
+    this.pc = null;
+    /** @type {MediaStream|null} */
+    this.localStream = null;
+    this.remoteStream = new MediaStream();
+    /** Candidates that arrived before the kiosk's offer was applied. */
+    this.pendingCandidates = [];
+    this.closed = false;
+    /** Serialises set-up, the offer and candidates in arrival order. */
+    this.work = this.#start(accepted.ice_servers).catch((error) => this.#failed("start", error));
+  }
+
+  /** The kiosk's SDP offer: apply it, add our media, answer. */
+  handleOffer(sdp) {
+    this.work = this.work.then(() => this.#answer(sdp)).catch((error) => this.#failed("answer", error));
+  }
+
+  /** @param {import("./protocol.js").IceCandidate|null} candidate */
+  handleCandidate(candidate) {
+    this.work = this.work.then(() => this.#addCandidate(candidate)).catch((error) => {
+      console.warn("a remote ICE candidate was refused", error);
+    });
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.pc?.close();
+    for (const track of this.localStream?.getTracks() ?? []) track.stop();
+    this.deps.remoteVideo.srcObject = null;
+    this.deps.localVideo.srcObject = null;
+  }
+
+  async #start(iceServers) {
+    this.localStream = await openLocalMedia(this.deps.onWarning);
+    if (this.closed) {
+      for (const track of this.localStream.getTracks()) track.stop();
+      return;
+    }
+    this.deps.localVideo.srcObject = this.localStream;
+    const pc = new RTCPeerConnection({ iceServers: iceServers.map(cleanIceServer) });
+    this.pc = pc;
+    pc.addEventListener("icecandidate", (event) => {
+      this.deps.send(outbound.ice(this.callId, candidateToWire(event.candidate)));
+    });
+    pc.addEventListener("track", (event) => this.#remoteTrack(event.track));
+    pc.addEventListener("datachannel", (event) => this.deps.onChannel(event.channel));
+    pc.addEventListener("connectionstatechange", () => this.deps.onConnection(pc.connectionState));
+  }
+
+  async #answer(sdp) {
+    const pc = this.pc;
+    if (!pc || this.closed) return;
+    await pc.setRemoteDescription({ type: "offer", sdp });
+    for (const track of this.localStream?.getTracks() ?? []) pc.addTrack(track, this.localStream);
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    this.deps.send(outbound.answer(this.callId, pc.localDescription?.sdp ?? answer.sdp ?? ""));
+    const pending = this.pendingCandidates.splice(0);
+    for (const candidate of pending) await this.#addCandidate(candidate);
+  }
+
+  async #addCandidate(candidate) {
+    const pc = this.pc;
+    if (!pc || this.closed) return;
+    if (!pc.remoteDescription) {
+      this.pendingCandidates.push(candidate);
+      return;
+    }
+    await (candidate ? pc.addIceCandidate(candidate) : pc.addIceCandidate());
+  }
+
+  #remoteTrack(track) {
+    this.remoteStream.addTrack(track);
+    const video = this.deps.remoteVideo;
+    if (video.srcObject !== this.remoteStream) video.srcObject = this.remoteStream;
+    video.play().catch((error) => {
+      if (error?.name === "NotAllowedError") {
+        this.deps.onWarning("The browser blocked the customer's audio; click the video to hear them.");
+      }
+    });
+  }
+
+  #failed(step, error) {
+    console.error(`call ${this.callId}: ${step} failed`, error);
+    this.deps.onWarning(`The video connection could not be set up (${step}: ${error?.message ?? error}).`);
+  }
+}
+
+/** Only the fields RTCPeerConnection understands (the server omits empty ones). */
+function cleanIceServer(server) {
+  const clean = { urls: server.urls };
+  if (server.username) clean.username = server.username;
+  if (server.credential) clean.credential = server.credential;
+  return clean;
+}

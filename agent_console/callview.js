@@ -1,0 +1,62 @@
+// The in-call screen around the media: who the call is with, its duration, the connection's health.
+
+import { byId, formatDuration, humanize, toast } from "./ui.js";
+
+const CONNECTION_TEXT = Object.freeze({
+  new: "Connecting…",
+  connecting: "Connecting…",
+  connected: "Connected",
+  disconnected: "Reconnecting…",
+  failed: "Connection failed",
+  closed: "Closed",
+});
+
+export class CallView {
+  constructor() {
+    this.startedAt = 0;
+    this.timer = 0;
+    this.remote = /** @type {HTMLVideoElement} */ (byId("remote-video"));
+    this.local = /** @type {HTMLVideoElement} */ (byId("local-video"));
+    this.hangup = /** @type {HTMLButtonElement} */ (byId("hangup"));
+    this.remote.addEventListener("click", () => this.remote.play().catch(() => undefined));
+    this.remote.addEventListener("playing", () => {
+      byId("remote-placeholder").hidden = true;
+    });
+  }
+
+  /** @param {{kioskId: string, location: string, topic: string}} call */
+  start({ kioskId, location, topic }) {
+    byId("call-title").textContent = `Kiosk ${kioskId}`;
+    byId("call-subtitle").textContent = [location, topic && humanize(topic)].filter(Boolean).join(" · ");
+    byId("remote-placeholder").hidden = false;
+    this.hangup.disabled = false;
+    this.connection("new");
+    this.startedAt = performance.now();
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.#tick(), 1000);
+    this.#tick();
+  }
+
+  /** @returns {number} how long the call lasted, in seconds */
+  stop() {
+    clearInterval(this.timer);
+    this.timer = 0;
+    return (performance.now() - this.startedAt) / 1000;
+  }
+
+  /** @param {RTCPeerConnectionState|"new"} state */
+  connection(state) {
+    const pill = byId("call-connection");
+    pill.textContent = CONNECTION_TEXT[state] ?? state;
+    pill.dataset.conn = state;
+    if (state === "failed") {
+      toast("The video connection to the kiosk failed. Hang up and ask the customer to call again.", {
+        title: "Connection failed",
+      });
+    }
+  }
+
+  #tick() {
+    byId("call-timer").textContent = formatDuration((performance.now() - this.startedAt) / 1000);
+  }
+}
