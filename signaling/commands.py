@@ -98,9 +98,14 @@ async def demo(settings: Settings, kiosk_count: int) -> int:
         db = await _with_db(settings)
         kiosk_secrets: list[tuple[str, str]] = []
         try:
-            await store_add_user(
-                db, DEMO_AGENT, password, "agent", display_name="Demo Agent", skills=settings.topics
-            )
+            try:
+                await store_add_user(
+                    db, DEMO_AGENT, password, "agent", display_name="Demo Agent", skills=settings.topics
+                )
+            except AlreadyExists:
+                raise CliError(
+                    f"{settings.data_dir} already holds a demo; remove it or pick another --data-dir"
+                ) from None
             for i in range(kiosk_count):
                 kiosk_id = f"demo-kiosk-{i + 1}"
                 secret = await enroll_kiosk(db, kiosk_id, DEMO_LOCATIONS[i % len(DEMO_LOCATIONS)])
