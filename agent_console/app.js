@@ -1,7 +1,7 @@
 // The agent console's wiring: sign-in, the socket's messages, and which view the agent sees.
 
 import { logout, whoAmI } from "./api.js";
-import { CallSession } from "./call.js";
+import { CallSession, openLocalMedia } from "./call.js";
 import { CallView } from "./callview.js";
 import { Chat } from "./chat.js";
 import { IncomingCall } from "./incoming.js";
@@ -42,7 +42,10 @@ const callView = new CallView();
 const signIn = new SignIn((me) => startConsole(me));
 const incoming = new IncomingCall({
   onAccept: (callId) => send(outbound.accept(callId)),
-  onDecline: (callId) => send(outbound.decline(callId)),
+  onDecline: (callId) => {
+    releaseRingingMedia();
+    send(outbound.decline(callId));
+  },
 });
 const wrapUp = new WrapUpForm((callId, disposition, notes) =>
   send(outbound.wrapUp(callId, disposition, notes)),
@@ -100,6 +103,8 @@ const handlers = {
   },
 
   offer(msg) {
+    releaseRingingMedia();
+    ringingMedia = openLocalMedia((text) => toast(text, { kind: "error", title: "Media" }));
     incoming.show(msg);
     model.callInfo = {
       callId: msg.call_id,
@@ -114,6 +119,7 @@ const handlers = {
 
   offer_revoked(msg) {
     if (incoming.callId !== msg.call_id) return;
+    releaseRingingMedia();
     incoming.hide();
     const why = msg.reason === "timeout" ? "it was not answered in time" : humanize(msg.reason).toLowerCase();
     toast(`The call from ${model.callInfo.kioskId} went back to the queue: ${why}.`, {
@@ -125,7 +131,9 @@ const handlers = {
 
   call_accepted(msg) {
     incoming.hide();
-    startCall(msg);
+    const media = ringingMedia;
+    ringingMedia = null;
+    startCall(msg, media);
     render();
   },
 
@@ -161,6 +169,7 @@ const handlers = {
     toast(msg.message, { kind: "error", title: humanize(msg.code) });
     if (msg.ref === "wrap_up") wrapUp.refused();
     if ((msg.ref === "accept" || msg.ref === "decline") && incoming.offer) {
+      releaseRingingMedia();
       incoming.hide();
       render();
     }
@@ -175,7 +184,16 @@ function isLateCallMessage(msg) {
 }
 
 // ------------------------------------------------------------------------------------ the call
-function startCall(accepted) {
+/** The camera and microphone opened while the current offer rings (handed to the call on accept). */
+let ringingMedia = null;
+
+function releaseRingingMedia() {
+  const media = ringingMedia;
+  ringingMedia = null;
+  media?.then((stream) => stream.getTracks().forEach((track) => track.stop()));
+}
+
+function startCall(accepted, media = null) {
   model.call?.close();
   chat.reset();
   model.callInfo = { ...model.callInfo, callId: accepted.call_id, kioskId: accepted.kiosk_id };
@@ -188,7 +206,7 @@ function startCall(accepted) {
     },
     remoteVideo: callView.remote,
     localVideo: callView.local,
-  });
+  }, media);
   callView.start(model.callInfo);
 }
 

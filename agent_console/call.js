@@ -10,8 +10,9 @@ const MEDIA_ATTEMPTS = [
   { video: false, audio: true },
 ];
 
-/** The agent's camera and microphone; falls back to the microphone alone, then to receiving only. */
-async function openLocalMedia(onWarning) {
+/** The agent's camera and microphone; falls back to the microphone alone, then to receiving only.
+ * The console opens them while a call rings, so accepting does not wait for the camera. */
+export async function openLocalMedia(onWarning) {
   for (const constraints of MEDIA_ATTEMPTS) {
     try {
       return await navigator.mediaDevices.getUserMedia(constraints);
@@ -31,7 +32,7 @@ export class CallSession {
    *          onChannel: (channel: RTCDataChannel) => void,
    *          remoteVideo: HTMLVideoElement, localVideo: HTMLVideoElement}} deps
    */
-  constructor(accepted, deps) {
+  constructor(accepted, deps, localMedia = null) {
     this.callId = accepted.call_id;
     this.kioskId = accepted.kiosk_id;
     this.deps = deps;
@@ -44,7 +45,7 @@ export class CallSession {
     this.pendingCandidates = [];
     this.closed = false;
     /** Serialises set-up, the offer and candidates in arrival order. */
-    this.work = this.#start(accepted.ice_servers).catch((error) => this.#failed("start", error));
+    this.work = this.#start(accepted.ice_servers, localMedia).catch((error) => this.#failed("start", error));
   }
 
   /** The kiosk's SDP offer: apply it, add our media, answer. */
@@ -68,13 +69,13 @@ export class CallSession {
     this.deps.localVideo.srcObject = null;
   }
 
-  async #start(iceServers) {
-    this.localStream = await openLocalMedia(this.deps.onWarning);
+  /** @param {Promise<MediaStream>|null} localMedia the camera opened while ringing, if any */
+  async #start(iceServers, localMedia) {
+    this.localStream = await (localMedia ?? openLocalMedia(this.deps.onWarning));
     if (this.closed) {
       for (const track of this.localStream.getTracks()) track.stop();
       return;
     }
-    this.deps.localVideo.srcObject = this.localStream;
     const pc = new RTCPeerConnection({ iceServers: iceServers.map(cleanIceServer) });
     this.pc = pc;
     pc.addEventListener("icecandidate", (event) => {
@@ -93,6 +94,8 @@ export class CallSession {
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     this.deps.send(outbound.answer(this.callId, pc.localDescription?.sdp ?? answer.sdp ?? ""));
+    // the self-view starts only now: rendering it must not delay the answer
+    this.deps.localVideo.srcObject = this.localStream;
     const pending = this.pendingCandidates.splice(0);
     for (const candidate of pending) await this.#addCandidate(candidate);
   }

@@ -25,17 +25,16 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from playwright.async_api import Browser, Page, async_playwright
 
 from bench.browser import CHROMIUM, CHROMIUM_ARGS, FIRST_FRAME_PROBE
-from bench.servers import bench_settings, free_port
+from bench.servers import free_port, served
 from kiosk_client.session import KioskOptions, KioskRunner
 from media import open_media
-from signaling.app import create_app
-from signaling.services import SERVICES
-from signaling.store import add_user, enroll_kiosk
 
 WAIT_MS = 20_000
 DIRECT_PAGE = """<!doctype html><html><body><video id="remote" autoplay playsinline muted></video><script>
+// the camera opens when the page loads, before the clock starts, as the console opens it while ringing
+window.media = navigator.mediaDevices.getUserMedia({video: true, audio: true});
 window.answer = async (offerSdp) => {
-  const media = await navigator.mediaDevices.getUserMedia({video: true, audio: true});
+  const media = await window.media;
   const pc = new RTCPeerConnection({iceServers: []});
   window.pc = pc;
   pc.ontrack = (e) => {
@@ -53,16 +52,14 @@ window.answer = async (offerSdp) => {
 
 
 async def _product(browser: Browser, calls: int) -> list[float]:
-    settings = await bench_settings(Path(tempfile.mkdtemp(prefix="ka-bench-")))
-    app = create_app(settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, settings.host, settings.port).start()
-    url = f"http://{settings.host}:{settings.port}"
-    try:
-        db = app[SERVICES].db
-        await add_user(db, "bench", "bench-password", "agent", skills=("cash",))
-        secret = await enroll_kiosk(db, "bench-kiosk", "Bench lab")
+    """The product as deployed: ``kiosk-assist serve`` in its own process; the kiosk program here."""
+    data_dir = Path(tempfile.mkdtemp(prefix="ka-bench-"))
+    async with served(data_dir) as (url, cli):
+        await cli("users", "add", "bench", "--role", "agent", "--skills", "cash", "--password-stdin",
+                  stdin="bench-password\n")  # fmt: skip
+        secret = json.loads(
+            await cli("kiosks", "enroll", "bench-kiosk", "--location", "Bench lab", "--json")
+        )["secret"]
         page = await browser.new_page()
         await page.goto(url)
         await page.add_script_tag(content=FIRST_FRAME_PROBE)
@@ -75,8 +72,6 @@ async def _product(browser: Browser, calls: int) -> list[float]:
             return [await _one_product_call(page, url, secret, source) for _ in range(calls)]
         finally:
             await source.close()
-    finally:
-        await runner.cleanup()
 
 
 async def _one_product_call(page: Page, url: str, secret: str, source: Any) -> float:
@@ -129,6 +124,7 @@ async def _direct_calls(browser: Browser, url: str, calls: int) -> list[float]:
     try:
         for _ in range(calls):
             await page.goto(url)  # a fresh page state per call, same browser
+            await page.evaluate("window.media")
             await page.add_script_tag(content=FIRST_FRAME_PROBE)
             await page.evaluate("window.__probe.arm('remote')")
             pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))

@@ -1,11 +1,18 @@
-"""Where benchmarks get their Redis: the local server when one answers, else an embedded one."""
+"""Servers for benchmarks: ``kiosk-assist serve`` in its own process, on the local Redis when one answers
+(else the embedded one) and SQLite under a scratch data directory."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
+import sys
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -40,3 +47,58 @@ async def bench_settings(data_dir: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+Cli = Callable[..., Awaitable[str]]
+
+
+@asynccontextmanager
+async def served(data_dir: Path, *extra: str) -> AsyncIterator[tuple[str, Cli]]:
+    """A running ``kiosk-assist serve`` and a function to run other commands against its data."""
+    redis_url = await local_redis()
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "KIOSK_ASSIST_REDIS_PREFIX": prefix}
+    env.pop("KIOSK_ASSIST_DATABASE_URL", None)
+    if redis_url:
+        env["KIOSK_ASSIST_REDIS_URL"] = redis_url
+    else:
+        env.pop("KIOSK_ASSIST_REDIS_URL", None)
+
+    async def cli(*args: str, stdin: str = "") -> str:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "signaling.cli", *args, "--data-dir", str(data_dir), env=env,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await process.communicate(stdin.encode())
+        if process.returncode != 0:
+            raise RuntimeError(f"kiosk-assist {args[0]} failed: {err.decode()[-500:]}")
+        return out.decode()
+
+    port = free_port()
+    log = (data_dir / "server.log").open("ab")
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "signaling.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
+        *extra, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_ready(url, server)
+        yield url, cli
+    finally:
+        if server.returncode is None:
+            server.terminate()
+            await server.wait()
+        log.close()
+
+
+async def _wait_ready(url: str, server: asyncio.subprocess.Process, timeout: float = 30.0) -> None:
+    async with asyncio.timeout(timeout), aiohttp.ClientSession() as http:
+        while server.returncode is None:
+            try:
+                async with http.get(f"{url}/readyz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)  # polling a starting process
+    raise RuntimeError(f"the server exited with {server.returncode}")

@@ -46,7 +46,12 @@ def options_from(args: argparse.Namespace) -> KioskOptions:
         record_to=args.record_to,
         events=args.events,
         say=tuple(args.say),
+        show=None if args.headless else _print_line,
     )
+
+
+def _print_line(text: str) -> None:
+    print(text, flush=True)
 
 
 def run_kiosk(args: argparse.Namespace) -> int:

@@ -4,18 +4,46 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+Listener = Callable[[dict[str, Any]], None]
+
+
+def describe(record: dict[str, Any]) -> str | None:
+    """What a person at the kiosk would read for an event (the text screen of ``kiosk run``)."""
+    kind = record["event"]
+    if kind == "queued":
+        if record["position"] == 0:
+            return "Connecting you to a member of staff..."
+        minutes = max(1, round(record["estimated_wait_s"] / 60))
+        return f"You are number {record['position']} in line. Estimated wait: about {minutes} min."
+    texts = {
+        "ringing": "A member of staff is being called for you...",
+        "agent_joined": f"{record.get('agent', 'A member of staff')} is joining the call.",
+        "connected": "You are connected.",
+        "chat_received": f"Staff: {record.get('text', '')}",
+        "chat_sent": f"You: {record.get('text', '')}",
+        "reconnecting": "Connection lost; reconnecting...",
+        "reconnected": "Reconnected.",
+        "ended": "The call has ended. Thank you.",
+        "error": f"Sorry: {record.get('message', 'something went wrong')}",
+    }
+    return texts.get(kind)
+
 
 class EventLog:
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, listener: Listener | None = None) -> None:
         self._path = path
+        self._listener = listener
         self.events: list[dict[str, Any]] = []
 
     def write(self, event: str, **fields: Any) -> None:
         record = {"event": event, "at": round(time.time(), 3), **fields}
         self.events.append(record)
+        if self._listener is not None:
+            self._listener(record)
         if self._path is not None:
             with self._path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record, separators=(",", ":")) + "\n")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from kiosk_client.events import EventLog
+from kiosk_client.events import EventLog, describe
 from kiosk_client.peer import KioskPeer
 from kiosk_client.signaling_client import KioskSignaling
 from media import MediaSource, open_media
@@ -19,7 +20,9 @@ from signaling.protocol import (
     Hangup,
     HelpRequest,
     Ice,
+    IceServer,
     Queued,
+    Ringing,
     SdpType,
     ServerMessage,
     SessionDescription,
@@ -46,19 +49,28 @@ class KioskOptions:
     echo_chat: bool = False
     """Answer every chat line the agent sends (demo kiosks)."""
     exit_after_call: bool = True
+    show: Callable[[str], None] | None = None
+    """Where to show what a customer reads (the text screen); None when headless."""
 
 
 class KioskRunner:
     def __init__(self, options: KioskOptions, source: MediaSource | None = None) -> None:
         self.options = options
-        self.events = EventLog(options.events)
+        self.events = EventLog(options.events, self._show if options.show else None)
         self._source = source
         self._owns_source = source is None
         self.signaling = KioskSignaling(options.server, options.kiosk_id, options.secret, APP_VERSION)
         self.peer: KioskPeer | None = None
         self.call_id: str | None = None
         self.result: CallEnded | None = None
+        self._offer: asyncio.Future[str] | None = None
+        self._prepared_for: list[IceServer] | None = None
         self.on_event: Callable[[str], None] | None = None
+
+    def _show(self, record: dict[str, Any]) -> None:
+        text = describe(record)
+        if text is not None and self.options.show is not None:
+            self.options.show(text)
 
     async def run(self) -> CallEnded | None:
         """Run until the call ends (or forever when not asking for help); returns how the call ended."""
@@ -92,6 +104,9 @@ class KioskRunner:
                 position=message.position,
                 estimated_wait_s=message.estimated_wait_s,
             )
+        elif isinstance(message, Ringing):
+            self.events.write("ringing", call_id=message.call_id)
+            await self._prepare_call(message.call_id, message.ice_servers)
         elif isinstance(message, AgentJoined):
             await self._start_call(message)
         elif isinstance(message, SessionDescription) and message.sdp_type is SdpType.ANSWER and self.peer:
@@ -111,20 +126,36 @@ class KioskRunner:
             return message.ref == "help_request" and self.options.exit_after_call
         return False
 
-    async def _start_call(self, joined: AgentJoined) -> None:
+    async def _prepare_call(self, call_id: str, ice_servers: list[IceServer]) -> None:
+        """While an agent is rung: build the peer connection and gather candidates for the offer."""
+        self.call_id = call_id
+        if self.peer is not None and self._offer is not None and self._prepared_for == ice_servers:
+            return  # rung again after a decline: the prepared offer still serves
+        await self._end_peer()
         assert self._source is not None
-        self.call_id = joined.call_id
-        self.events.write("agent_joined", call_id=joined.call_id, agent=joined.agent_name)
         self.peer = KioskPeer(
             self._source,
-            joined.ice_servers,
+            ice_servers,
             record_to=self.options.record_to,
             on_chat=self._chat_received,
             on_state=self._peer_state,
         )
         self.peer.chat.on("open", self._chat_opened)
-        sdp = await self.peer.make_offer()
+        self._prepared_for = ice_servers
+        self._offer = asyncio.ensure_future(self.peer.make_offer())
+
+    async def _start_call(self, joined: AgentJoined) -> None:
+        self.events.write("agent_joined", call_id=joined.call_id, agent=joined.agent_name)
+        await self._prepare_call(joined.call_id, joined.ice_servers)  # a no-op when prepared while ringing
+        assert self._offer is not None
+        sdp = await self._offer
         await self.signaling.send(SessionDescription(call_id=joined.call_id, sdp_type=SdpType.OFFER, sdp=sdp))
+
+    def _discard_prepared(self) -> None:
+        if self._offer is not None:
+            self._offer.cancel()
+            self._offer = None
+        self._prepared_for = None
 
     def _chat_opened(self) -> None:
         for line in self.options.say:
@@ -149,6 +180,7 @@ class KioskRunner:
             await self.signaling.send(Hangup(call_id=self.call_id))
 
     async def _end_peer(self) -> None:
+        self._discard_prepared()
         if self.peer is not None:
             await self.peer.close()
             self.peer = None

@@ -14,6 +14,7 @@ from signaling.protocol import (
     IceServer,
     Offer,
     OfferRevoked,
+    Ringing,
 )
 from signaling.routing.engine import Ended, Outcome, RoutingEngine, now_ms
 from signaling.routing.keys import agent_address, kiosk_address
@@ -61,6 +62,9 @@ class Announcer:
         )
         await self.delivery.send(
             agent_address(agent), AgentStateChanged(state=AgentState.RINGING, call_id=call_id)
+        )
+        await self.delivery.send(
+            kiosk_address(call.kiosk_id), Ringing(call_id=call_id, ice_servers=self.ice_servers)
         )
         log.info("offered call %s to %s", call_id, agent)
 

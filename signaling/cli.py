@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from signaling.errors import CliError
-from signaling.settings import DEFAULT_TOPICS, Settings, env_defaults
+from signaling.settings import DEFAULT_DISPOSITIONS, DEFAULT_TOPICS, Settings, env_defaults
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -65,6 +65,12 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--redis-url", help="Redis URL (default: an embedded redis-server under --data-dir)")
     p.add_argument("--redis-prefix", type=_prefix, help="key prefix, to share one Redis between deployments")
     p.add_argument("--topics", type=_csv, default=DEFAULT_TOPICS, help="help topics kiosks may ask for")
+    p.add_argument(
+        "--dispositions",
+        type=_csv,
+        default=DEFAULT_DISPOSITIONS,
+        help="contact reasons agents file at wrap-up",
+    )
     p.add_argument(
         "--ice-server", action="append", default=[], help="STUN/TURN URL for both parties (repeat)"
     )
@@ -131,6 +137,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         redis_prefix=getattr(args, "redis_prefix", None) or env["redis_prefix"] or "ka",
         database_url=args.database_url or env["database_url"],
         topics=getattr(args, "topics", DEFAULT_TOPICS),
+        dispositions=getattr(args, "dispositions", DEFAULT_DISPOSITIONS),
         ice_servers=tuple(getattr(args, "ice_server", ())),
         allowed_origins=tuple(getattr(args, "allowed_origin", ())),
         reservation_timeout_s=getattr(args, "reservation_timeout", 20.0),

@@ -211,6 +211,14 @@ class OfferRevoked(_Msg, tag="offer_revoked"):
     reason: str
 
 
+class Ringing(_Msg, tag="ringing"):
+    """To the kiosk: an agent is being rung for this call. The kiosk may prepare its peer connection and
+    offer with these ICE servers now, so that media starts as soon as the agent accepts."""
+
+    call_id: Id
+    ice_servers: list[IceServer]
+
+
 class AgentJoined(_Msg, tag="agent_joined"):
     """To the kiosk: an agent accepted; make the WebRTC offer with these ICE servers."""
 
@@ -251,6 +259,7 @@ ServerMessage: TypeAlias = (
     | AgentStateChanged
     | Offer
     | OfferRevoked
+    | Ringing
     | AgentJoined
     | CallAccepted
     | SessionDescription

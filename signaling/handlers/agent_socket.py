@@ -162,12 +162,13 @@ class AgentSession:
     async def accept(self, call_id: str) -> None:
         s = self.s
         kiosk_id, created_ms = await s.engine.accept(call_id, self.username)
-        s.metrics.answer_seconds.observe(max(0.0, (now_ms() - created_ms) / 1000))
         ice = s.announcer.ice_servers
-        await self.conn.send(CallAccepted(call_id=call_id, kiosk_id=kiosk_id, ice_servers=ice))
-        await s.announcer.agent_state(self.username)
+        # the kiosk's offer is on the critical path to media: tell it first
         await s.delivery.send(
             kiosk_address(kiosk_id),
             AgentJoined(call_id=call_id, agent_name=self.display_name, ice_servers=ice),
         )
+        await self.conn.send(CallAccepted(call_id=call_id, kiosk_id=kiosk_id, ice_servers=ice))
+        s.metrics.answer_seconds.observe(max(0.0, (now_ms() - created_ms) / 1000))
+        await s.announcer.agent_state(self.username)
         log.info("agent %s accepted call %s", self.username, call_id)

@@ -276,7 +276,8 @@ async def test_a_declined_call_keeps_its_place_and_the_agent_is_available_again(
     assert call is not None
     assert call.state == "queued"
     assert not kiosk.task.done()
-    assert {e["event"] for e in kiosk.runner.events.events} == {"signed_in", "queued"}  # never joined
+    # the kiosk was told an agent was being rung, and never joined
+    assert {e["event"] for e in kiosk.runner.events.events} == {"signed_in", "queued", "ringing"}
     assert {(e["call_id"], e["position"]) for e in kiosk.events("queued")} == {(queued["call_id"], 1)}
 
 
