@@ -171,7 +171,7 @@ async def run(calls: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.call_setup", description=__doc__.split("\n")[0])
-    parser.add_argument("--calls", type=int, default=10, help="calls per path (at least 10 for the record)")
+    parser.add_argument("--calls", type=int, default=20, help="calls per path (at least 10 for the record)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if args.calls < 1:
