@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-CHROMIUM = os.environ.get("KIOSK_ASSIST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("KIOSK_ASSIST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = (
     "--no-sandbox",
     "--disable-gpu",

@@ -151,7 +151,9 @@ async def _direct_calls(browser: Browser, url: str, calls: int) -> list[float]:
 
 async def run(calls: int) -> dict[str, Any]:
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True)
+        browser = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS), headless=True
+        )
         try:
             direct = await _direct(browser, calls)
             product = await _product(browser, calls)

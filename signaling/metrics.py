@@ -34,5 +34,8 @@ class Metrics:
             registry=self.registry,
         )  # fmt: skip
 
+    def connected(self, kind: str) -> Gauge:
+        return self.kiosks if kind == "kiosk" else self.agents
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from typing import Literal
 
 from aiohttp import web
 
-from signaling.connections import Connection
+from signaling.handlers.party_session import PartySession
 from signaling.handlers.relay import relay_from_agent
 from signaling.handlers.session_api import require_session
-from signaling.handlers.socket_loop import new_socket, receive_loop
+from signaling.handlers.socket_loop import new_socket
 from signaling.protocol import (
     PROTOCOL_VERSION,
     Accept,
@@ -31,7 +31,7 @@ from signaling.protocol import (
     decode_agent,
 )
 from signaling.routing.engine import AgentProfile, now_ms
-from signaling.routing.keys import agent_address, kiosk_address
+from signaling.routing.keys import kiosk_address
 from signaling.services import SERVICES, Services
 from signaling.store import get_user
 
@@ -58,11 +58,15 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     profile = AgentProfile(user.username, tuple(user.skills), tuple(user.languages), user.capacity)
     ws = new_socket()
     await ws.prepare(request)
-    await AgentSession(services, ws, profile, user.display_name or user.username, staff.role).run()
+    await AgentSession(services, ws, profile, user.display_name or user.username, staff.role).run(
+        decode_agent
+    )
     return ws
 
 
-class AgentSession:
+class AgentSession(PartySession[AgentInbound]):
+    kind = "agent"
+
     def __init__(
         self,
         services: Services,
@@ -71,64 +75,33 @@ class AgentSession:
         display_name: str,
         role: str,
     ) -> None:
-        self.s = services
+        super().__init__(services, ws, profile.username)
         self.profile = profile
         self.username = profile.username
         self.display_name = display_name
-        self.role = role
-        self.conn = Connection(ws, agent_address(profile.username))
-        self.member = f"agent:{profile.username}"
+        self.role: Literal["agent", "supervisor", "admin"] = (
+            "supervisor" if role == "supervisor" else "admin" if role == "admin" else "agent"
+        )
 
-    async def run(self) -> None:
+    async def greet(self) -> None:
         s = self.s
-        writer = asyncio.create_task(self.conn.run_writer(), name=f"writer-{self.member}")
-        await s.delivery.attach(self.conn.address, self.conn.push, self.conn.conn_id)
-        s.connections.add(self.member, self.conn)
-        s.metrics.agents.set(s.connections.count("agent"))
-        try:
-            expiry = now_ms() + int(s.settings.agent_presence_ttl_s * 1000)
-            state, call_id = await s.engine.agent_online(self.profile, self.conn.conn_id, expiry)
-            await self.conn.send(
-                Welcome(
-                    protocol=PROTOCOL_VERSION,
-                    identity=self.username,
-                    role="agent"
-                    if self.role == "agent"
-                    else "supervisor"
-                    if self.role == "supervisor"
-                    else "admin",
-                    display_name=self.display_name,
-                    topics=list(self.profile.skills),
-                    dispositions=list(s.settings.dispositions),
-                    agent_state=AgentState(state),
-                    call_id=call_id or None,
-                )
+        expiry = now_ms() + int(s.settings.agent_presence_ttl_s * 1000)
+        state, call_id = await s.engine.agent_online(self.profile, self.conn.conn_id, expiry)
+        await self.conn.send(
+            Welcome(
+                protocol=PROTOCOL_VERSION,
+                identity=self.username,
+                role=self.role,
+                display_name=self.display_name,
+                topics=list(self.profile.skills),
+                dispositions=list(s.settings.dispositions),
+                agent_state=AgentState(state),
+                call_id=call_id or None,
             )
-            await s.announcer.agent_state(self.username)
-            if state == "ringing" and call_id:
-                await s.announcer.offer(call_id, self.username)
-            log.info("agent %s connected (%s)", self.username, state)
-            await receive_loop(self.conn.ws, self.conn, decode_agent, self.handle, s.metrics)
-        finally:
-            await self._cleanup(writer)
-
-    async def _cleanup(self, writer: asyncio.Task[None]) -> None:
-        s = self.s
-        s.delivery.detach(self.conn.address, self.conn.push)
-        s.connections.remove(self.member, self.conn)
-        s.metrics.agents.set(s.connections.count("agent"))
-        self.conn.close_soon(1000, "")
-        if not s.draining:  # at shutdown, presence expiry decides if the party really left
-            await asyncio.shield(self._leave())
-        await writer
-
-    async def _leave(self) -> None:
-        gone = await self.s.engine.gone("agent", self.username, self.conn.conn_id)
-        log.info("agent %s disconnected", self.username)
-        if gone is not None:
-            if gone.ended is not None:
-                await self.s.announcer.ended(gone.ended, "agent_disconnected")
-            await self.s.announcer.outcome(gone.outcome)
+        )
+        await s.announcer.agent_state(self.username)
+        if state == "ringing" and call_id:
+            await s.announcer.offer(call_id, self.username)
 
     async def handle(self, msg: AgentInbound) -> None:
         s = self.s

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiohttp import WSMsgType, web
 
-from signaling.connections import CLOSE_AUTH, Connection
+from signaling.connections import CLOSE_AUTH
+from signaling.handlers.party_session import PartySession
 from signaling.handlers.relay import relay_from_kiosk
-from signaling.handlers.socket_loop import FIRST_MESSAGE_TIMEOUT_S, new_socket, receive_loop
+from signaling.handlers.socket_loop import FIRST_MESSAGE_TIMEOUT_S, new_socket
 from signaling.protocol import (
     PROTOCOL_VERSION,
     Cancel,
@@ -27,7 +27,6 @@ from signaling.protocol import (
     decode_kiosk,
 )
 from signaling.routing.engine import CallView, now_ms
-from signaling.routing.keys import kiosk_address
 from signaling.services import SERVICES, Services
 from signaling.store import verify_kiosk
 
@@ -78,63 +77,37 @@ async def kiosk_socket(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=CLOSE_AUTH, message=b"authentication failed")
         return ws
     hello, location = greeting
-    session = KioskSession(services, ws, hello.kiosk_id, location)
-    await session.run()
+    await KioskSession(services, ws, hello.kiosk_id, location).run(decode_kiosk)
     return ws
 
 
-class KioskSession:
+class KioskSession(PartySession[KioskInbound]):
+    kind = "kiosk"
+
     def __init__(self, services: Services, ws: web.WebSocketResponse, kiosk_id: str, location: str) -> None:
-        self.s = services
+        super().__init__(services, ws, kiosk_id)
         self.kiosk_id = kiosk_id
         self.location = location
-        self.conn = Connection(ws, kiosk_address(kiosk_id))
-        self.member = f"kiosk:{kiosk_id}"
 
-    async def run(self) -> None:
+    async def greet(self) -> None:
         s = self.s
-        writer = asyncio.create_task(self.conn.run_writer(), name=f"writer-{self.member}")
-        await s.delivery.attach(self.conn.address, self.conn.push, self.conn.conn_id)
-        s.connections.add(self.member, self.conn)
-        s.metrics.kiosks.set(s.connections.count("kiosk"))
-        try:
-            expiry = now_ms() + int(s.settings.kiosk_presence_ttl_s * 1000)
-            await s.engine.kiosk_online(self.kiosk_id, self.location, self.conn.conn_id, expiry)
-            live = await self._live_call()
-            await self.conn.send(
-                Welcome(
-                    protocol=PROTOCOL_VERSION,
-                    identity=self.kiosk_id,
-                    role="kiosk",
-                    topics=list(s.settings.topics),
-                    call_id=live.call_id if live else None,
-                )
+        expiry = now_ms() + int(s.settings.kiosk_presence_ttl_s * 1000)
+        await s.engine.kiosk_online(self.kiosk_id, self.location, self.conn.conn_id, expiry)
+        live = await self._live_call()
+        await self.conn.send(
+            Welcome(
+                protocol=PROTOCOL_VERSION,
+                identity=self.kiosk_id,
+                role="kiosk",
+                topics=list(s.settings.topics),
+                call_id=live.call_id if live else None,
             )
-            if live is not None and live.state in ("queued", "reserved"):
-                await self.send_position(live.call_id, live.topic)
-            log.info("kiosk %s connected", self.kiosk_id)
-            await receive_loop(self.conn.ws, self.conn, decode_kiosk, self.handle, s.metrics)
-        finally:
-            await self._cleanup(writer)
+        )
+        if live is not None and live.state in ("queued", "reserved"):
+            await self.send_position(live.call_id, live.topic)
 
-    async def _cleanup(self, writer: asyncio.Task[None]) -> None:
-        s = self.s
-        s.delivery.detach(self.conn.address, self.conn.push)
-        s.connections.remove(self.member, self.conn)
-        s.metrics.kiosks.set(s.connections.count("kiosk"))
-        s.queue_watcher.unwatch(self.kiosk_id)
-        self.conn.close_soon(1000, "")
-        if not s.draining:  # at shutdown, presence expiry decides if the party really left
-            await asyncio.shield(self._leave())
-        await writer
-
-    async def _leave(self) -> None:
-        gone = await self.s.engine.gone("kiosk", self.kiosk_id, self.conn.conn_id)
-        log.info("kiosk %s disconnected", self.kiosk_id)
-        if gone is not None:
-            if gone.ended is not None:
-                await self.s.announcer.ended(gone.ended, "kiosk_disconnected")
-            await self.s.announcer.outcome(gone.outcome)
+    def forget(self) -> None:
+        self.s.queue_watcher.unwatch(self.kiosk_id)
 
     async def handle(self, msg: KioskInbound) -> None:
         s = self.s

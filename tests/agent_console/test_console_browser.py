@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from bench.browser import CHROMIUM, CHROMIUM_ARGS
 from kiosk_client.session import KioskOptions, KioskRunner
 from media import LatestFrameConsumer
 from signaling.protocol import CallEnded, CallState
@@ -25,19 +26,6 @@ from tests.support import RunningServer, wait_until
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 UI_WAIT_MS = 10_000
 MEDIA_WAIT_MS = 20_000
@@ -57,8 +45,8 @@ MORE_FRAMES_SHOWN = f"(n) => {REMOTE_VIDEO}.getVideoPlaybackQuality().totalVideo
 @pytest.fixture
 def chromium_executable() -> Path:
     """Debian's Chromium (the tests never download a browser)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+    if not CHROMIUM.exists():  # `make test` installs Debian's chromium; a missing browser is a failure
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `make browser` (or set KIOSK_ASSIST_CHROMIUM)")
     return CHROMIUM
 
 

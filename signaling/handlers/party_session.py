@@ -1,0 +1,79 @@
+"""The life of one kiosk's or agent's socket: register, greet, receive until closed, then clean up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from aiohttp import web
+
+from signaling.connections import Connection
+from signaling.handlers.socket_loop import receive_loop
+from signaling.routing.engine import PartyKind
+from signaling.services import Services
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M")
+
+
+class PartySession(ABC, Generic[M]):
+    kind: PartyKind
+
+    def __init__(self, services: Services, ws: web.WebSocketResponse, party_id: str) -> None:
+        self.s = services
+        self.party_id = party_id
+        self.conn = Connection(ws, f"{self.kind}:{party_id}")
+
+    @property
+    def member(self) -> str:
+        """This party's name in presence, delivery and the connection registry."""
+        return self.conn.address
+
+    @abstractmethod
+    async def greet(self) -> None:
+        """Register the party as online and send its welcome (and whatever it resumes)."""
+
+    @abstractmethod
+    async def handle(self, msg: M) -> None: ...
+
+    def forget(self) -> None:
+        """Drop what this process tracks for the party (on close)."""
+
+    async def run(self, decode: Callable[[str], M]) -> None:
+        s = self.s
+        writer = asyncio.create_task(self.conn.run_writer(), name=f"writer-{self.member}")
+        await s.delivery.attach(self.conn.address, self.conn.push, self.conn.conn_id)
+        s.connections.add(self.member, self.conn)
+        self._count()
+        try:
+            await self.greet()
+            log.info("%s connected", self.member)
+            await receive_loop(self.conn.ws, self.conn, decode, self.handle, s.metrics)
+        finally:
+            await self._cleanup(writer)
+
+    def _count(self) -> None:
+        self.s.metrics.connected(self.kind).set(self.s.connections.count(self.kind))
+
+    async def _cleanup(self, writer: asyncio.Task[None]) -> None:
+        s = self.s
+        s.delivery.detach(self.conn.address, self.conn.push)
+        s.connections.remove(self.member, self.conn)
+        self._count()
+        self.forget()
+        self.conn.close_soon(1000, "")
+        if not s.draining:  # at shutdown, presence expiry decides if the party really left
+            await asyncio.shield(self._leave())
+        await writer
+
+    async def _leave(self) -> None:
+        gone = await self.s.engine.gone(self.kind, self.party_id, self.conn.conn_id)
+        log.info("%s disconnected", self.member)
+        if gone is not None:
+            if gone.ended is not None:
+                await self.s.announcer.ended(gone.ended, f"{self.kind}_disconnected")
+            await self.s.announcer.outcome(gone.outcome)
