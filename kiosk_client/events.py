@@ -21,6 +21,7 @@ def describe(record: dict[str, Any]) -> str | None:
         return f"You are number {record['position']} in line. Estimated wait: about {minutes} min."
     texts = {
         "ringing": "A member of staff is being called for you...",
+        "transferring": "Transferring you to a colleague who can help. Please stay...",
         "agent_joined": f"{record.get('agent', 'A member of staff')} is joining the call.",
         "connected": "You are connected.",
         "chat_received": f"Staff: {record.get('text', '')}",

@@ -26,6 +26,7 @@ from signaling.protocol import (
     SdpType,
     ServerMessage,
     SessionDescription,
+    Transferring,
 )
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,9 @@ class KioskRunner:
                 position=message.position,
                 estimated_wait_s=message.estimated_wait_s,
             )
+        elif isinstance(message, Transferring):
+            self.events.write("transferring", call_id=message.call_id, to_topic=message.to_topic)
+            await self._end_peer()  # the next agent gets a fresh connection
         elif isinstance(message, Ringing):
             self.events.write("ringing", call_id=message.call_id)
             await self._prepare_call(message.call_id, message.ice_servers)

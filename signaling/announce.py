@@ -15,6 +15,8 @@ from signaling.protocol import (
     Offer,
     OfferRevoked,
     Ringing,
+    Transferring,
+    WrapUpDone,
 )
 from signaling.routing.engine import Ended, Outcome, RoutingEngine, now_ms
 from signaling.routing.keys import agent_address, kiosk_address
@@ -58,6 +60,8 @@ class Announcer:
                 waited_s=round((now_ms() - call.created_ms) / 1000, 1),
                 expires_in_s=self.engine.timeout_ms / 1000,
                 context=call.context,
+                priority=call.priority,
+                notes=call.notes,
             ),
         )
         await self.delivery.send(
@@ -83,8 +87,31 @@ class Announcer:
         await self.outcome(ended.outcome)
 
     async def agent_state(self, agent: str) -> None:
-        state, reason, call_id = await self.engine.agent_state(agent)
+        status = await self.engine.agent_status(agent)
+        ends_in = None
+        if status.wrap_up_deadline_ms is not None:
+            ends_in = round(max(0.0, (status.wrap_up_deadline_ms - now_ms()) / 1000), 1)
         await self.delivery.send(
             agent_address(agent),
-            AgentStateChanged(state=AgentState(state), reason=reason, call_id=call_id or None),
+            AgentStateChanged(
+                state=AgentState(status.state),
+                reason=status.reason,
+                call_id=status.call_id or None,
+                next_state=status.next_state or None,
+                wrap_up_ends_in_s=ends_in,
+            ),
+        )
+
+    async def transferring(self, kiosk_id: str, call_id: str, to_topic: str) -> None:
+        await self.delivery.send(kiosk_address(kiosk_id), Transferring(call_id=call_id, to_topic=to_topic))
+
+    async def wrap_up_ended(self, agent: str, call_id: str, outcome: Outcome) -> None:
+        await self.delivery.send(agent_address(agent), WrapUpDone(call_id=call_id))
+        await self.agent_state(agent)
+        await self.outcome(outcome)
+
+    async def timed_out(self, kiosk_id: str, call_id: str) -> None:
+        self.metrics.calls.labels(CallState.TIMED_OUT.value).inc()
+        await self.delivery.send(
+            kiosk_address(kiosk_id), CallEnded(call_id=call_id, state=CallState.TIMED_OUT, reason="max_wait")
         )

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from signaling.errors import RoutingError
 from signaling.routing.engine import now_ms
 from signaling.services import Services
 
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 async def expire_reservations(services: Services) -> None:
-    for call_id in await services.engine.due_reservations():
+    for call_id in await services.engine.due(services.keys.reservations):
         released = await services.engine.release(call_id, "", "timeout")
         if released is not None:
             log.info("offer of call %s to %s timed out", call_id, released.agent)
@@ -34,6 +35,29 @@ async def expire_presence(services: Services) -> None:
         if gone.ended is not None:
             await services.announcer.ended(gone.ended, f"{kind}_disconnected")
         await services.announcer.outcome(gone.outcome)
+
+
+async def expire_wrap_ups(services: Services) -> None:
+    """Wrap-ups past their time end on their own: the agent becomes available (or their next state)."""
+    engine = services.engine
+    for agent in await engine.due(services.keys.wrapups):
+        try:
+            done = await engine.wrap_up(agent, "", "", "", how="timer")
+        except RoutingError:  # no longer in wrap-up: a stale timer
+            await services.redis.zrem(services.keys.wrapups, agent)
+            continue
+        if done is not None:
+            log.info("wrap-up of %s for call %s ended by its timer", agent, done[0])
+            await services.announcer.wrap_up_ended(agent, done[0], done[1])
+
+
+async def expire_waits(services: Services) -> None:
+    """Calls waiting past their queue's maximum end as timed out; the kiosk is told."""
+    for call_id in await services.engine.due(services.keys.waits):
+        kiosk_id = await services.engine.expire_wait(call_id)
+        if kiosk_id is not None:
+            log.info("call %s waited too long; timed out", call_id)
+            await services.announcer.timed_out(kiosk_id, call_id)
 
 
 async def sweep(services: Services) -> None:
@@ -62,6 +86,8 @@ def start_background(services: Services, group: set[asyncio.Task[None]]) -> None
     async def reaper() -> None:
         await expire_reservations(services)
         await expire_presence(services)
+        await expire_wrap_ups(services)
+        await expire_waits(services)
 
     loops = {
         "reaper": _every(s.reaper_interval_s, reaper, "reaper"),

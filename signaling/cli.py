@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from signaling.errors import CliError
+from signaling.queues import QueueConfigError, QueueSet, default_queues, load_queues
 from signaling.settings import DEFAULT_DISPOSITIONS, DEFAULT_TOPICS, Settings, env_defaults
 
 EXIT_USAGE = 2
@@ -41,6 +42,31 @@ def _prefix(value: str) -> str:
     return value
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not 0 < seconds <= 86400:
+        raise argparse.ArgumentTypeError(f"seconds out of range: {value}")
+    return seconds
+
+
+def _skills(value: str) -> tuple[tuple[str, int], ...]:
+    """``cash:5,cards`` → (("cash", 5), ("cards", 3)); levels 1 (learning) to 5 (expert)."""
+    out = []
+    for item in _csv(value):
+        name, _, level = item.partition(":")
+        try:
+            number = int(level) if level else 3
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"skill level must be a number 1-5: {item!r}") from None
+        if not 1 <= number <= 5:
+            raise argparse.ArgumentTypeError(f"skill level must be 1-5: {item!r}")
+        out.append((name, number))
+    return tuple(out)
+
+
 def _port(value: str) -> int:
     try:
         port = int(value)
@@ -64,7 +90,12 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=_port, default=8080)
     p.add_argument("--redis-url", help="Redis URL (default: an embedded redis-server under --data-dir)")
     p.add_argument("--redis-prefix", type=_prefix, help="key prefix, to share one Redis between deployments")
-    p.add_argument("--topics", type=_csv, default=DEFAULT_TOPICS, help="help topics kiosks may ask for")
+    p.add_argument(
+        "--topics", type=_csv, default=DEFAULT_TOPICS, help="help topics (queues with default rules)"
+    )
+    p.add_argument(
+        "--queues", type=Path, help="queue file (TOML): topics and their rules; see docs/routing.md"
+    )
     p.add_argument(
         "--dispositions",
         type=_csv,
@@ -75,7 +106,11 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
         "--ice-server", action="append", default=[], help="STUN/TURN URL for both parties (repeat)"
     )
     p.add_argument("--allowed-origin", action="append", default=[], help="extra console origin (repeat)")
-    p.add_argument("--reservation-timeout", type=float, default=20.0, help="seconds an offer rings")
+    p.add_argument("--reservation-timeout", type=_seconds, default=20.0, help="seconds an offer rings")
+    p.add_argument(
+        "--wrap-up-time", type=_seconds, default=120.0, help="seconds before wrap-up ends on its own"
+    )
+    p.add_argument("--wrap-up-extension", type=_seconds, default=60.0, help="seconds an agent may add, once")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     add = users.add_parser("add", help="create a staff account; the password is read from stdin")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=("agent", "supervisor", "admin"))
-    add.add_argument("--skills", type=_csv, default=DEFAULT_TOPICS)
+    add.add_argument(
+        "--skills", type=_skills, default=tuple((t, 3) for t in DEFAULT_TOPICS), help="e.g. cash:5,cards:3"
+    )
+    add.add_argument(
+        "--capacity", type=int, default=1, help="calls at a time (a remote teller may take more)"
+    )
     add.add_argument("--languages", type=_csv, default=("en",))
     add.add_argument("--display-name", default="")
     add.add_argument("--password-stdin", action="store_true", required=True)
@@ -127,6 +167,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _queue_set(args: argparse.Namespace) -> QueueSet:
+    path = getattr(args, "queues", None)
+    if path is None:
+        return default_queues(getattr(args, "topics", DEFAULT_TOPICS))
+    try:
+        return load_queues(path)
+    except QueueConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     env = env_defaults()
     return Settings(
@@ -136,7 +186,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         redis_url=getattr(args, "redis_url", None) or env["redis_url"],
         redis_prefix=getattr(args, "redis_prefix", None) or env["redis_prefix"] or "ka",
         database_url=args.database_url or env["database_url"],
-        topics=getattr(args, "topics", DEFAULT_TOPICS),
+        queues=_queue_set(args),
+        wrap_up_s=getattr(args, "wrap_up_time", 120.0),
+        wrap_up_extension_s=getattr(args, "wrap_up_extension", 60.0),
         dispositions=getattr(args, "dispositions", DEFAULT_DISPOSITIONS),
         ice_servers=tuple(getattr(args, "ice_server", ())),
         allowed_origins=tuple(getattr(args, "allowed_origin", ())),

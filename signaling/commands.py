@@ -65,7 +65,8 @@ async def add_user(settings: Settings, args: argparse.Namespace, password: str) 
     try:
         await store_add_user(
             db, args.name, password, args.role, display_name=args.display_name,
-            skills=args.skills, languages=args.languages,
+            skills=[name for name, _ in args.skills], languages=args.languages,
+            proficiency=dict(args.skills), capacity=args.capacity,
         )  # fmt: skip
     except (AlreadyExists, InvalidValue) as exc:
         raise CliError(str(exc)) from None

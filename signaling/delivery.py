@@ -75,7 +75,7 @@ class Delivery:
         await self._redis.publish(self._keys.channel(address), SUPERSEDED + conn_id)
 
     def detach(self, address: str, sink: Sink) -> None:
-        if self._local.get(address) is sink:
+        if self._local.get(address) == sink:  # == : a bound method is a new object on every access
             del self._local[address]
 
     async def send(self, address: str, message: ServerMessage) -> None:

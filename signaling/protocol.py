@@ -36,6 +36,9 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_CALL = "unknown_call"
     UNKNOWN_TOPIC = "unknown_topic"
     UNKNOWN_DISPOSITION = "unknown_disposition"
+    QUEUE_CLOSED = "queue_closed"
+    QUEUE_FULL = "queue_full"
+    AGENT_UNAVAILABLE = "agent_unavailable"
     ALREADY_CONNECTED = "already_connected"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
@@ -131,9 +134,12 @@ class KioskHello(_Msg, tag="hello"):
 
 
 class HelpRequest(_Msg, tag="help_request"):
+    """Ask for a person. A device fault (reported by the kiosk's host) raises the call's priority."""
+
     topic: ShortText
     language: Annotated[str, msgspec.Meta(min_length=2, max_length=16)] = "en"
     context: Context = {}
+    device_fault: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
 class Cancel(_Msg, tag="cancel"):
@@ -146,7 +152,9 @@ class Heartbeat(_Msg, tag="heartbeat"):
 
 # --------------------------------------------------------------------------------- agent → server
 class SetState(_Msg, tag="set_state"):
-    state: Literal["available", "away"]
+    """Asked while ringing, in a call or in wrap-up, the change is kept and applied when that work ends."""
+
+    state: Literal["available", "away", "offline"]
     reason: Annotated[str, msgspec.Meta(max_length=64)] = ""
 
 
@@ -161,6 +169,22 @@ class Decline(_Msg, tag="decline"):
 class WrapUp(_Msg, tag="wrap_up"):
     call_id: Id
     disposition: ShortText
+    notes: Text = ""
+
+
+class ExtendWrapUp(_Msg, tag="extend_wrap_up"):
+    """More time to wrap up the call (once per call)."""
+
+    call_id: Id
+
+
+class Transfer(_Msg, tag="transfer"):
+    """Hand the call on, cold: to another queue (``to_topic``) and/or a named free agent (``to_agent``);
+    the notes travel with the call. The kiosk stays connected."""
+
+    call_id: Id
+    to_topic: ShortText | None = None
+    to_agent: Id | None = None
     notes: Text = ""
 
 
@@ -191,6 +215,10 @@ class AgentStateChanged(_Msg, tag="agent_state"):
     state: AgentState
     reason: str = ""
     call_id: str | None = None  # the call being offered, handled or wrapped up
+    next_state: str | None = None
+    """Asked for during the current work ("away:lunch", "offline"); applied when it ends."""
+    wrap_up_ends_in_s: float | None = None
+    """In wrap-up: when the server ends it on its own (the agent may extend it once)."""
 
 
 class Offer(_Msg, tag="offer"):
@@ -204,6 +232,9 @@ class Offer(_Msg, tag="offer"):
     waited_s: float
     expires_in_s: float
     context: dict[str, str] = {}
+    priority: int = 0
+    notes: str = ""
+    """Notes from agents who transferred the call."""
 
 
 class OfferRevoked(_Msg, tag="offer_revoked"):
@@ -217,6 +248,13 @@ class Ringing(_Msg, tag="ringing"):
 
     call_id: Id
     ice_servers: list[IceServer]
+
+
+class Transferring(_Msg, tag="transferring"):
+    """To the kiosk: the agent handed the call on; stay connected, another agent will join."""
+
+    call_id: Id
+    to_topic: str
 
 
 class AgentJoined(_Msg, tag="agent_joined"):
@@ -252,7 +290,18 @@ class Error(_Msg, tag="error"):
 
 
 KioskInbound: TypeAlias = KioskHello | HelpRequest | Cancel | Heartbeat | SessionDescription | Ice | Hangup
-AgentInbound: TypeAlias = SetState | Accept | Decline | SessionDescription | Ice | Hangup | WrapUp | Heartbeat
+AgentInbound: TypeAlias = (
+    SetState
+    | Accept
+    | Decline
+    | SessionDescription
+    | Ice
+    | Hangup
+    | WrapUp
+    | ExtendWrapUp
+    | Transfer
+    | Heartbeat
+)
 ServerMessage: TypeAlias = (
     Welcome
     | Queued
@@ -260,6 +309,7 @@ ServerMessage: TypeAlias = (
     | Offer
     | OfferRevoked
     | Ringing
+    | Transferring
     | AgentJoined
     | CallAccepted
     | SessionDescription

@@ -35,12 +35,22 @@ class QueueWatcher:
     def unwatch(self, kiosk_id: str) -> None:
         self._watches.pop(kiosk_id, None)
 
-    def estimate(self, position: int, agents_free: int) -> int:
-        return (
-            math.ceil(position * self._average_handle_s / max(1, agents_free + 1))
-            if position > 1
-            else (0 if agents_free else math.ceil(self._average_handle_s))
-        )
+    async def estimates(self, items: list[tuple[str, int]]) -> list[int]:
+        """Estimated waits (s) for (topic, position) pairs, from each queue's recent answer rate.
+
+        With at least ``MIN_ANSWERS`` answers in the last ``WINDOW_MS``, a caller at position p waits about
+        p / rate; otherwise (a quiet queue) about p times the average handling time / the agents staffed.
+        """
+        topics = sorted({topic for topic, _ in items})
+        stats = await self._engine.answer_stats(topics, WINDOW_MS)
+        return [self.estimate(position, *stats[topic]) for topic, position in items]
+
+    def estimate(self, position: int, answered: int, staffed: int) -> int:
+        if position <= 0:
+            return 0
+        if answered >= MIN_ANSWERS:
+            return math.ceil(position * WINDOW_MS / 1000 / answered)
+        return math.ceil(position * self._average_handle_s / max(1, staffed))
 
     async def tick(self) -> None:
         """Push changed positions; forget calls that are no longer waiting."""
@@ -48,20 +58,23 @@ class QueueWatcher:
         if not items:
             return
         positions = await self._engine.queue_positions([(w.call_id, w.topic) for _, w in items])
-        free: dict[str, int] = {}
-        for (kiosk_id, watch), position in zip(items, positions, strict=True):
-            if position is None:
-                # ringing an agent (it may come back to the queue) or over: stop once it is not ringing
+        waiting = [(kiosk_id, watch, p) for (kiosk_id, watch), p in zip(items, positions, strict=True) if p]
+        etas = await self.estimates([(watch.topic, p) for _, watch, p in waiting])
+        for (kiosk_id, watch, position), eta in zip(waiting, etas, strict=True):
+            if (position, eta) != watch.last:
+                watch.last = (position, eta)
+                await self._delivery.send(
+                    kiosk_address(kiosk_id),
+                    Queued(call_id=watch.call_id, position=position, estimated_wait_s=eta),
+                )
+        for (kiosk_id, watch), rank in zip(items, positions, strict=True):
+            if rank is None:
+                # ringing an agent: if it comes back to the queue the kiosk must hear its place again
+                watch.last = None
                 call = await self._engine.get_call(watch.call_id)
                 if (call is None or call.state != "reserved") and self._watches.get(kiosk_id) is watch:
                     del self._watches[kiosk_id]
-                continue
-            if watch.topic not in free:
-                free[watch.topic] = await self._engine.available_agents(watch.topic)
-            value = (position, self.estimate(position, free[watch.topic]))
-            if value != watch.last:
-                watch.last = value
-                await self._delivery.send(
-                    kiosk_address(kiosk_id),
-                    Queued(call_id=watch.call_id, position=value[0], estimated_wait_s=value[1]),
-                )
+
+
+WINDOW_MS = 15 * 60 * 1000
+MIN_ANSWERS = 3

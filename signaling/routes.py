@@ -7,7 +7,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from signaling.handlers import agent_socket, health, history_api, kiosk_socket, session_api
+from signaling.handlers import (
+    agent_socket,
+    health,
+    history_api,
+    kiosk_socket,
+    session_api,
+    supervisor_api,
+)
 
 
 def console_dir() -> Path:
@@ -27,6 +34,10 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/me", session_api.me)
     app.router.add_get("/api/calls", history_api.calls_index)
     app.router.add_get("/api/calls/{call_id}", history_api.call_detail)
+    app.router.add_delete("/api/calls/{call_id}", supervisor_api.remove_call)
+    app.router.add_get("/api/queues", supervisor_api.queue_board)
+    app.router.add_post("/api/agents/{name}/state", supervisor_api.force_state)
+    app.router.add_post("/api/agents/{name}/wrap-up/complete", supervisor_api.complete_wrap_up)
     app.router.add_get("/ws/kiosk", kiosk_socket.kiosk_socket)
     app.router.add_get("/ws/agent", agent_socket.agent_socket)
     app.router.add_get("/", console_index)

@@ -45,6 +45,9 @@ class Services:
             keys,
             reservation_timeout_s=settings.reservation_timeout_s,
             decline_cooldown_s=settings.decline_cooldown_s,
+            wrap_up_s=settings.wrap_up_s,
+            wrap_up_extension_s=settings.wrap_up_extension_s,
+            queues={q.name: q.redis_fields() for q in settings.queues.queues.values()},
         )
         delivery = Delivery(redis, keys)
         metrics = Metrics()

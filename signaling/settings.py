@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from signaling.queues import QueueSet, default_queues
+
 DEFAULT_TOPICS = ("cash", "cards", "deposits", "account", "other")
 DEFAULT_DISPOSITIONS = ("resolved", "follow_up", "escalated", "referred_to_branch", "no_answer_needed")
 
@@ -21,7 +23,8 @@ class Settings:
     database_url: str | None = None
     """External database (PostgreSQL); when None, SQLite under ``data_dir``."""
     redis_prefix: str = "ka"
-    topics: tuple[str, ...] = DEFAULT_TOPICS
+    queues: QueueSet = field(default_factory=lambda: default_queues(DEFAULT_TOPICS))
+    """The help topics kiosks may ask for, each a queue with its rules (see signaling/queues.py)."""
     dispositions: tuple[str, ...] = DEFAULT_DISPOSITIONS
     reservation_timeout_s: float = 20.0
     kiosk_presence_ttl_s: float = 15.0
@@ -31,11 +34,18 @@ class Settings:
     """STUN/TURN URLs handed to both parties; empty means host candidates only (same network)."""
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     """Extra WebSocket origins; the server's own origin is always allowed."""
+    wrap_up_s: float = 120.0
+    """An agent's wrap-up ends on its own after this long (the agent may extend it once)."""
+    wrap_up_extension_s: float = 60.0
     decline_cooldown_s: float = 30.0
     """After a decline or a missed offer, the call is not offered to that agent again for this long."""
     reaper_interval_s: float = 0.25
     average_handle_s: float = 120.0
     """Seed for the estimated wait shown to kiosks."""
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return self.queues.names
 
     @property
     def sqlite_path(self) -> Path:

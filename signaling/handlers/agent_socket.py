@@ -20,12 +20,13 @@ from signaling.protocol import (
     CallAccepted,
     Decline,
     ErrorCode,
+    ExtendWrapUp,
     Hangup,
-    Heartbeat,
     Ice,
     ProtocolError,
     SessionDescription,
     SetState,
+    Transfer,
     Welcome,
     WrapUp,
     decode_agent,
@@ -55,7 +56,13 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     user = await get_user(services.db, staff.username)
     if user is None or user.disabled:
         raise web.HTTPUnauthorized(text="account not found")
-    profile = AgentProfile(user.username, tuple(user.skills), tuple(user.languages), user.capacity)
+    profile = AgentProfile(
+        user.username,
+        tuple(user.skills),
+        tuple(user.languages),
+        user.capacity,
+        {skill: int(level) for skill, level in (user.proficiency or {}).items()},
+    )
     ws = new_socket()
     await ws.prepare(request)
     await AgentSession(services, ws, profile, user.display_name or user.username, staff.role).run(
@@ -104,33 +111,62 @@ class AgentSession(PartySession[AgentInbound]):
             await s.announcer.offer(call_id, self.username)
 
     async def handle(self, msg: AgentInbound) -> None:
-        s = self.s
-        if isinstance(msg, SetState):
-            _, outcome = await s.engine.set_agent_state(self.username, msg.state, msg.reason)
-            await s.announcer.agent_state(self.username)
-            await s.announcer.outcome(outcome)
+        if isinstance(msg, SessionDescription | Ice):
+            await relay_from_agent(self.s, self.username, msg)
         elif isinstance(msg, Accept):
             await self.accept(msg.call_id)
+        elif isinstance(msg, SetState):
+            await self.set_state(msg)
         elif isinstance(msg, Decline):
-            released = await s.engine.release(msg.call_id, self.username, "decline")
-            await s.announcer.agent_state(self.username)
-            if released is not None:
-                await s.announcer.outcome(released.outcome)
-        elif isinstance(msg, SessionDescription | Ice):
-            await relay_from_agent(s, self.username, msg)
+            await self.decline(msg.call_id)
         elif isinstance(msg, Hangup):
-            ended = await s.engine.hangup(msg.call_id, "agent", self.username, "agent_hangup")
-            await s.announcer.ended(ended, "agent_hangup")
+            ended = await self.s.engine.hangup(msg.call_id, "agent", self.username, "agent_hangup")
+            await self.s.announcer.ended(ended, "agent_hangup")
         elif isinstance(msg, WrapUp):
-            if msg.disposition not in s.settings.dispositions:
-                raise ProtocolError(
-                    ErrorCode.UNKNOWN_DISPOSITION, f"unknown disposition {msg.disposition!r}", "wrap_up"
-                )
-            outcome = await s.engine.wrap_up(self.username, msg.call_id, msg.disposition, msg.notes)
-            await s.announcer.agent_state(self.username)
-            await s.announcer.outcome(outcome)
-        elif isinstance(msg, Heartbeat):
-            pass
+            await self.wrap_up(msg)
+        elif isinstance(msg, ExtendWrapUp):
+            await self.s.engine.extend_wrap_up(self.username, msg.call_id)
+            await self.s.announcer.agent_state(self.username)
+        elif isinstance(msg, Transfer):
+            await self.transfer(msg)
+        # Heartbeat: nothing to do; the socket being alive is what counts
+
+    async def set_state(self, msg: SetState) -> None:
+        change = await self.s.engine.set_agent_state(self.username, msg.state, msg.reason)
+        await self.s.announcer.agent_state(self.username)
+        await self.s.announcer.outcome(change.outcome)
+
+    async def decline(self, call_id: str) -> None:
+        released = await self.s.engine.release(call_id, self.username, "decline")
+        await self.s.announcer.agent_state(self.username)
+        if released is not None:
+            await self.s.announcer.outcome(released.outcome)
+
+    async def wrap_up(self, msg: WrapUp) -> None:
+        if msg.disposition not in self.s.settings.dispositions:
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_DISPOSITION, f"unknown disposition {msg.disposition!r}", "wrap_up"
+            )
+        done = await self.s.engine.wrap_up(self.username, msg.call_id, msg.disposition, msg.notes)
+        if done is not None:
+            await self.s.announcer.wrap_up_ended(self.username, done[0], done[1])
+
+    async def transfer(self, msg: Transfer) -> None:
+        s = self.s
+        if not msg.to_topic and not msg.to_agent:
+            raise ProtocolError(
+                ErrorCode.BAD_MESSAGE, "name a queue (to_topic) or an agent (to_agent)", "transfer"
+            )
+        if msg.to_topic and msg.to_topic not in s.settings.queues:
+            raise ProtocolError(ErrorCode.UNKNOWN_TOPIC, f"unknown queue {msg.to_topic!r}", "transfer")
+        kiosk_id, outcome = await s.engine.transfer(
+            msg.call_id, self.username, msg.to_topic or "", msg.to_agent or "", msg.notes
+        )
+        call = await s.engine.get_call(msg.call_id)
+        await s.announcer.transferring(kiosk_id, msg.call_id, call.topic if call else msg.to_topic or "")
+        await s.announcer.agent_state(self.username)
+        await s.announcer.outcome(outcome)
+        log.info("agent %s transferred call %s", self.username, msg.call_id)
 
     async def accept(self, call_id: str) -> None:
         s = self.s

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from aiohttp import WSMsgType, web
 
@@ -23,9 +24,12 @@ from signaling.protocol import (
     ProtocolError,
     Queued,
     SessionDescription,
+    Transferring,
     Welcome,
     decode_kiosk,
+    decode_server,
 )
+from signaling.queues import QueueConfig
 from signaling.routing.engine import CallView, now_ms
 from signaling.services import SERVICES, Services
 from signaling.store import verify_kiosk
@@ -109,6 +113,13 @@ class KioskSession(PartySession[KioskInbound]):
     def forget(self) -> None:
         self.s.queue_watcher.unwatch(self.kiosk_id)
 
+    def deliver(self, data: str) -> None:
+        if data.startswith(TRANSFERRING):  # waiting again: this process keeps the kiosk told of its place
+            message = decode_server(data)
+            if isinstance(message, Transferring):
+                self.s.queue_watcher.watch(self.kiosk_id, message.call_id, message.to_topic)
+        self.conn.push(data)
+
     async def handle(self, msg: KioskInbound) -> None:
         s = self.s
         if isinstance(msg, HelpRequest):
@@ -133,22 +144,42 @@ class KioskSession(PartySession[KioskInbound]):
     async def send_position(self, call_id: str, topic: str) -> None:
         s = self.s
         position = (await s.engine.queue_positions([(call_id, topic)]))[0] or 0  # 0: ringing an agent
-        eta = s.queue_watcher.estimate(position, await s.engine.available_agents(topic)) if position else 0
+        eta = (await s.queue_watcher.estimates([(topic, position)]))[0]
         await self.conn.send(Queued(call_id=call_id, position=position, estimated_wait_s=eta))
         s.queue_watcher.watch(self.kiosk_id, call_id, topic, (position, eta))
 
     async def request_help(self, msg: HelpRequest) -> None:
         s = self.s
-        if msg.topic not in s.settings.topics:
+        if msg.topic not in s.settings.queues:
             raise ProtocolError(ErrorCode.UNKNOWN_TOPIC, f"unknown topic {msg.topic!r}", "help_request")
-        call_id, outcome = await s.engine.enqueue(
-            self.kiosk_id, self.location, msg.topic, msg.language, msg.context
-        )
+        queue = s.settings.queues[msg.topic]
+        if not queue.is_open(datetime.now(UTC)):
+            raise ProtocolError(ErrorCode.QUEUE_CLOSED, closed_message(queue), "help_request")
+        context = dict(msg.context)
+        if msg.device_fault:
+            context["device_fault"] = msg.device_fault
+        try:
+            call_id, outcome = await s.engine.enqueue(
+                self.kiosk_id,
+                self.location,
+                msg.topic,
+                msg.language,
+                context,
+                priority=FAULT_PRIORITY if msg.device_fault else 0,
+                max_wait_s=queue.max_wait_s,
+            )
+        except ProtocolError as exc:
+            exc.ref = "help_request"
+            raise
         log.info("kiosk %s asked for help on %s: call %s", self.kiosk_id, msg.topic, call_id)
-        position = (await s.engine.queue_positions([(call_id, msg.topic)]))[0] or 0  # 0: ringing an agent
-        eta = (
-            s.queue_watcher.estimate(position, await s.engine.available_agents(msg.topic)) if position else 0
-        )
-        await self.conn.send(Queued(call_id=call_id, position=position, estimated_wait_s=eta))
-        s.queue_watcher.watch(self.kiosk_id, call_id, msg.topic, (position, eta))
+        await self.send_position(call_id, msg.topic)
         await s.announcer.outcome(outcome)
+
+
+TRANSFERRING = '{"type":"transferring"'
+FAULT_PRIORITY = 1
+"""A kiosk reporting a device fault goes ahead of calls that waited up to one ageing period less."""
+
+
+def closed_message(queue: QueueConfig) -> str:
+    return f"Sorry, {queue.label or queue.name} help is closed now. Please come back during opening hours."

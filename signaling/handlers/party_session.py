@@ -43,10 +43,14 @@ class PartySession(ABC, Generic[M]):
     def forget(self) -> None:
         """Drop what this process tracks for the party (on close)."""
 
+    def deliver(self, data: str) -> None:
+        """A message for this party arrived (from any process); queue it for sending."""
+        self.conn.push(data)
+
     async def run(self, decode: Callable[[str], M]) -> None:
         s = self.s
         writer = asyncio.create_task(self.conn.run_writer(), name=f"writer-{self.member}")
-        await s.delivery.attach(self.conn.address, self.conn.push, self.conn.conn_id)
+        await s.delivery.attach(self.conn.address, self.deliver, self.conn.conn_id)
         s.connections.add(self.member, self.conn)
         self._count()
         try:
@@ -61,7 +65,7 @@ class PartySession(ABC, Generic[M]):
 
     async def _cleanup(self, writer: asyncio.Task[None]) -> None:
         s = self.s
-        s.delivery.detach(self.conn.address, self.conn.push)
+        s.delivery.detach(self.conn.address, self.deliver)
         s.connections.remove(self.member, self.conn)
         self._count()
         self.forget()

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 
@@ -66,6 +66,37 @@ class AgentProfile:
     skills: tuple[str, ...]
     languages: tuple[str, ...] = ("en",)
     capacity: int = 1
+    proficiency: Mapping[str, int] = field(default_factory=dict)
+    """Per skill, 1 (learning) to 5 (expert); a skill without a level counts as 3."""
+
+    def proficiency_csv(self) -> str:
+        return ",".join(f"{topic}:{self.proficiency.get(topic, 3)}" for topic in self.skills)
+
+
+@dataclass(frozen=True)
+class StateChange:
+    state: str
+    next_state: str
+    """What the agent asked to become once the current work ends ('' = available)."""
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    state: str
+    reason: str
+    call_id: str
+    next_state: str
+    wrap_up_deadline_ms: int | None
+
+
+@dataclass(frozen=True)
+class QueueBoard:
+    topic: str
+    waiting: int
+    oldest_created_ms: int | None
+    agents: dict[str, str]
+    """Agents staffed on this topic (online with the skill) and their states."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +135,8 @@ class CallView:
     location: str
     created_ms: int
     context: dict[str, str]
+    priority: int = 0
+    notes: str = ""
 
     @classmethod
     def from_hash(cls, raw: Mapping[Any, Any]) -> CallView:
@@ -118,6 +151,8 @@ class CallView:
             location=h.get("location", ""),
             created_ms=int(h["created_ms"]),
             context=json.loads(h.get("context") or "{}"),
+            priority=int(h.get("priority") or 0),
+            notes=h.get("notes", ""),
         )
 
 
@@ -130,17 +165,34 @@ class RoutingEngine:
         reservation_timeout_s: float = 20.0,
         max_missed_offers: int = 3,
         decline_cooldown_s: float = 30.0,
+        wrap_up_s: float = 120.0,
+        wrap_up_extension_s: float = 60.0,
+        queues: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.timeout_ms = int(reservation_timeout_s * 1000)
         self.max_missed_offers = max_missed_offers
         self.decline_cooldown_ms = int(decline_cooldown_s * 1000)
+        self.wrap_up_ms = int(wrap_up_s * 1000)
+        self.wrap_up_extension_ms = int(wrap_up_extension_s * 1000)
+        self.queues = dict(queues or {})
         self._scripts = register_scripts(redis)
 
     async def publish_config(self) -> None:
         """Routing rules the Lua scripts read (every server writes the same values at startup)."""
-        await self.redis.hset(self.keys.config, mapping={"decline_cooldown_ms": self.decline_cooldown_ms})
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                self.keys.config,
+                mapping={
+                    "decline_cooldown_ms": self.decline_cooldown_ms,
+                    "wrap_up_ms": self.wrap_up_ms,
+                    "wrap_up_extension_ms": self.wrap_up_extension_ms,
+                },
+            )
+            for topic, fields in self.queues.items():
+                pipe.hset(self.keys.queue_config(topic), mapping=cast("Mapping[Any, Any]", fields))
+            await pipe.execute()
 
     async def _run(self, name: str, *args: Any) -> list[Any]:
         result: list[Any] = await self._scripts[name](args=[self.keys.prefix, now_ms(), *args])
@@ -161,6 +213,7 @@ class RoutingEngine:
         language: str,
         context: Mapping[str, str],
         priority: int = 0,
+        max_wait_s: float = 0.0,
     ) -> tuple[str, Outcome]:
         call_id = uuid.uuid4().hex
         res = await self._run(
@@ -173,9 +226,15 @@ class RoutingEngine:
             json.dumps(dict(context), separators=(",", ":")),
             location,
             self.timeout_ms,
+            int(max_wait_s * 1000),
         )
-        if _s(res[0]) == "active_call":
+        status = _s(res[0])
+        if status == "active_call":
             raise RoutingError(ErrorCode.WRONG_STATE, f"this kiosk already has a live call {_s(res[1])}")
+        if status == "full":
+            raise RoutingError(
+                ErrorCode.QUEUE_FULL, "All our staff are busy and the queue is full. Please try again later."
+            )
         return call_id, Outcome.parse(res[2], res[3])
 
     async def kiosk_call(self, kiosk_id: str) -> str | None:
@@ -188,6 +247,7 @@ class RoutingEngine:
             "agent_online",
             profile.username,
             ",".join(profile.skills),
+            profile.proficiency_csv(),
             ",".join(profile.languages),
             profile.capacity,
             expiry_ms,
@@ -195,15 +255,23 @@ class RoutingEngine:
         )
         return _s(res[0]), _s(res[1])
 
-    async def set_agent_state(self, username: str, state: str, reason: str = "") -> tuple[str, Outcome]:
+    async def set_agent_state(self, username: str, state: str, reason: str = "") -> StateChange:
+        """Available, away (with a reason) or offline now; while busy, kept as the next state."""
         res = await self._run("agent_state", username, state, reason, self.timeout_ms)
-        if _s(res[0]) == "wrong_state":
-            raise RoutingError(ErrorCode.WRONG_STATE, f"cannot change state while {_s(res[1])}")
-        return _s(res[1]), Outcome.parse(res[2], res[3])
+        return StateChange(_s(res[1]), _s(res[2]), Outcome.parse(res[3], res[4]))
 
-    async def agent_state(self, username: str) -> tuple[str, str, str]:
-        state, reason, call = await self.redis.hmget(self.keys.agent(username), ["state", "reason", "call"])
-        return (_s(state) if state else "offline", _s(reason) if reason else "", _s(call) if call else "")
+    async def agent_status(self, username: str) -> AgentStatus:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.keys.agent(username), ["state", "reason", "call", "next"])
+            pipe.zscore(self.keys.wrapups, username)
+            (state, reason, call, next_state), deadline = await pipe.execute()
+        return AgentStatus(
+            _s(state) if state else "offline",
+            _s(reason) if reason else "",
+            _s(call) if call else "",
+            _s(next_state) if next_state else "",
+            int(deadline) if deadline is not None and state == b"wrap_up" else None,
+        )
 
     # ------------------------------------------------------------------------------------- calls
     async def accept(self, call_id: str, username: str) -> tuple[str, int]:
@@ -224,7 +292,9 @@ class RoutingEngine:
             return None
         return Released(call_id, _s(res[1]), _s(res[2]), Outcome.parse(res[3], res[4]))
 
-    async def hangup(self, call_id: str, kind: PartyKind, party: str, reason: str) -> Ended:
+    async def hangup(
+        self, call_id: str, kind: PartyKind | Literal["supervisor"], party: str, reason: str
+    ) -> Ended:
         res = await self._run("hangup", call_id, kind, party, reason, self.timeout_ms)
         status = _s(res[0])
         if status == "unknown_call":
@@ -233,11 +303,96 @@ class RoutingEngine:
             raise RoutingError(ErrorCode.WRONG_STATE, f"the call is {_s(res[1])}")
         return Ended(call_id, _s(res[1]), _s(res[2]), _s(res[3]), _s(res[4]), Outcome.parse(res[5], res[6]))
 
-    async def wrap_up(self, username: str, call_id: str, disposition: str, notes: str) -> Outcome:
-        res = await self._run("wrap_up", username, call_id, disposition, notes, self.timeout_ms)
-        if _s(res[0]) == "wrong_state":
+    async def wrap_up(
+        self, username: str, call_id: str, disposition: str, notes: str, how: str = "agent"
+    ) -> tuple[str, Outcome] | None:
+        """End the agent's wrap-up (``how``: agent, timer or supervisor); None when the timer is not due."""
+        res = await self._run("wrap_up", username, call_id, disposition, notes, how, self.timeout_ms)
+        status = _s(res[0])
+        if status == "not_due":
+            return None
+        if status == "wrong_state":
+            raise RoutingError(ErrorCode.WRONG_STATE, f"{username} has no call to wrap up")
+        return _s(res[1]), Outcome.parse(res[2], res[3])
+
+    async def extend_wrap_up(self, username: str, call_id: str) -> int:
+        """Push the wrap-up deadline back once; returns the new deadline (ms)."""
+        res = await self._run("extend_wrap_up", username, call_id)
+        status = _s(res[0])
+        if status == "already_extended":
+            raise RoutingError(ErrorCode.WRONG_STATE, "the wrap-up time can be extended only once")
+        if status == "wrong_state":
             raise RoutingError(ErrorCode.WRONG_STATE, "there is no call of yours to wrap up")
-        return Outcome.parse(res[1], res[2])
+        return int(_s(res[1]))
+
+    async def transfer(
+        self, call_id: str, from_agent: str, to_topic: str, to_agent: str, notes: str
+    ) -> tuple[str, Outcome]:
+        """Cold transfer to a queue or a named free agent; returns the kiosk id and who is rung now."""
+        res = await self._run("transfer", call_id, from_agent, to_topic, to_agent, notes, self.timeout_ms)
+        status = _s(res[0])
+        errors = {
+            "unknown_call": (ErrorCode.UNKNOWN_CALL, "no such call of yours"),
+            "wrong_state": (ErrorCode.WRONG_STATE, "only a call in progress can be transferred"),
+            "agent_unavailable": (ErrorCode.AGENT_UNAVAILABLE, f"{to_agent} cannot take a call now"),
+            "unknown_topic": (ErrorCode.UNKNOWN_TOPIC, f"unknown queue {to_topic!r}"),
+        }
+        if status in errors:
+            code, text = errors[status]
+            raise RoutingError(code, text)
+        return _s(res[1]), Outcome.parse(res[2], res[3])
+
+    async def expire_wait(self, call_id: str) -> str | None:
+        """End a call that waited past its queue's maximum; returns its kiosk, or None if not due."""
+        res = await self._run("expire_wait", call_id)
+        return _s(res[1]) if _s(res[0]) == "ok" else None
+
+    async def due(self, key: str, limit: int = 100) -> list[str]:
+        return _strs(await self.redis.zrangebyscore(key, "-inf", now_ms(), 0, limit))
+
+    async def boards(self, topics: Sequence[str]) -> list[QueueBoard]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for topic in topics:
+                pipe.zcard(self.keys.queue(topic))
+                pipe.zrange(self.keys.queue(topic), 0, 0)
+                pipe.smembers(self.keys.staffed(topic))
+            raw = await pipe.execute()
+        staffed = sorted({_s(a) for i in range(2, len(raw), 3) for a in raw[i]})
+        states = await self._states(staffed)
+        oldest = await self._created([_s(r[0]) if r else "" for r in raw[1::3]])
+        return [
+            QueueBoard(
+                topic,
+                int(raw[3 * i]),
+                oldest[i],
+                {_s(a): states[_s(a)] for a in sorted(raw[3 * i + 2], key=_s)},
+            )
+            for i, topic in enumerate(topics)
+        ]
+
+    async def _states(self, agents: Sequence[str]) -> dict[str, str]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent in agents:
+                pipe.hget(self.keys.agent(agent), "state")
+            states = await pipe.execute()
+        return {a: _s(s) if s else "offline" for a, s in zip(agents, states, strict=True)}
+
+    async def _created(self, call_ids: Sequence[str]) -> list[int | None]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for call_id in call_ids:
+                pipe.hget(self.keys.call(call_id or "-"), "created_ms")
+            values = await pipe.execute()
+        return [int(v) if v else None for v in values]
+
+    async def answer_stats(self, topics: Sequence[str], window_ms: int) -> dict[str, tuple[int, int]]:
+        """Per topic: calls answered in the window, agents staffed now (for wait estimates)."""
+        since = now_ms() - window_ms
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for topic in topics:
+                pipe.zcount(self.keys.answered(topic), since, "+inf")
+                pipe.scard(self.keys.staffed(topic))
+            raw = await pipe.execute()
+        return {t: (int(raw[2 * i]), int(raw[2 * i + 1])) for i, t in enumerate(topics)}
 
     async def get_call(self, call_id: str) -> CallView | None:
         raw = await self.redis.hgetall(self.keys.call(call_id))
@@ -283,9 +438,6 @@ class RoutingEngine:
     async def refresh_presence(self, members: Sequence[str], expiry_ms: int) -> None:
         if members:
             await self.redis.zadd(self.keys.presence, dict.fromkeys(members, expiry_ms), xx=True)
-
-    async def due_reservations(self, limit: int = 100) -> list[str]:
-        return _strs(await self.redis.zrangebyscore(self.keys.reservations, "-inf", now_ms(), 0, limit))
 
     async def expired_presence(self, limit: int = 100) -> list[tuple[PartyKind, str]]:
         members = _strs(await self.redis.zrangebyscore(self.keys.presence, "-inf", now_ms(), 0, limit))

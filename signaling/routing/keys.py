@@ -33,6 +33,23 @@ class Keys:
     def agents(self) -> str:
         return f"{self.prefix}:agents"
 
+    @property
+    def wrapups(self) -> str:
+        return f"{self.prefix}:wrapups"
+
+    @property
+    def waits(self) -> str:
+        return f"{self.prefix}:waits"
+
+    def queue_config(self, topic: str) -> str:
+        return f"{self.prefix}:queue_config:{topic}"
+
+    def staffed(self, topic: str) -> str:
+        return f"{self.prefix}:staffed:{topic}"
+
+    def answered(self, topic: str) -> str:
+        return f"{self.prefix}:answered:{topic}"
+
     def call(self, call_id: str) -> str:
         return f"{self.prefix}:call:{call_id}"
 

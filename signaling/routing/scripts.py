@@ -15,6 +15,9 @@ SCRIPT_NAMES = (
     "release",
     "hangup",
     "wrap_up",
+    "extend_wrap_up",
+    "expire_wait",
+    "transfer",
     "gone",
     "sweep",
 )

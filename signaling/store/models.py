@@ -9,7 +9,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from signaling.store.columns import JSON_TYPE, UtcDateTime, utcnow
@@ -52,6 +52,8 @@ class User(Base):
     capacity: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled: Mapped[bool] = mapped_column(default=False)
+    proficiency: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
+    """Per skill, 1 (learning) to 5 (expert); routing counts a skill without a level as 3."""
 
 
 class Kiosk(Base):

@@ -93,9 +93,18 @@ def ended(call: Call, event_id: str, fields: Fields, at: datetime) -> None:
 
 
 def wrapped_up(call: Call, event_id: str, fields: Fields, at: datetime) -> None:
-    call.disposition = field(event_id, fields, "disposition", 64)
-    call.notes = fields.get("notes", "")
+    # a wrap-up ended by its timer files nothing, and must not erase what an agent filed
+    disposition = optional(event_id, fields, "disposition", 64)
+    if disposition is not None:
+        call.disposition = disposition
+        call.notes = fields.get("notes", "")
     call.wrapped_up_at = at
+
+
+def transferred(call: Call, event_id: str, fields: Fields, at: datetime) -> None:
+    topic = field(event_id, fields, "to_topic", 64)
+    if not is_terminal(call):
+        call.state, call.agent, call.topic = CallState.QUEUED.value, None, topic
 
 
 Transition = Callable[[Call, str, Fields, datetime], None]
@@ -106,6 +115,7 @@ TRANSITIONS: dict[str, Transition] = {
     "accepted": accepted,
     "ended": ended,
     "wrapped_up": wrapped_up,
+    "transferred": transferred,
 }
 
 

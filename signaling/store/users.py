@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,8 +27,10 @@ async def add_user(
     skills: Iterable[str] = (),
     languages: Iterable[str] = ("en",),
     capacity: int = 1,
+    proficiency: Mapping[str, int] | None = None,
 ) -> User:
-    """Create an account; raises InvalidValue for a bad argument, AlreadyExists for a taken name."""
+    """Create an account; raises InvalidValue for a bad argument, AlreadyExists for a taken name.
+    ``proficiency`` gives a level 1-5 per skill (unlisted skills count as 3)."""
     user = User(
         username=validation.matching("username", username, validation.USERNAME_RE),
         role=_role(role).value,
@@ -35,6 +38,7 @@ async def add_user(
         skills=validation.tags("skill", skills),
         languages=validation.tags("language", languages),
         capacity=validation.positive_int("capacity", capacity),
+        proficiency=_proficiency(proficiency or {}),
         disabled=False,
     )
     user.password_hash = await asyncio.to_thread(passwords.hash_password, _password(password))
@@ -71,6 +75,16 @@ async def _rehash(db: Database, user: User, password: str) -> None:
     user.password_hash = await asyncio.to_thread(passwords.hash_password, password)
     async with db.session() as session:
         await session.merge(user)
+
+
+def _proficiency(levels: Mapping[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for skill, level in levels.items():
+        name = validation.tags("skill", [skill])[0]
+        if not isinstance(level, int) or not 1 <= level <= 5:
+            raise InvalidValue(f"proficiency of {skill!r} must be a whole number 1-5, got {level!r}")
+        out[name] = level
+    return out
 
 
 def _role(role: Role | str) -> Role:

@@ -113,7 +113,7 @@ async def test_the_kiosk_command_records_the_agents_media_and_logs_its_events(
 ) -> None:
     secret = await server.enroll("k-cli", "Mall level 2")
     (tmp_path / "secret").write_text(secret + "\n")
-    password = await server.add_agent("carol", skills=("cards",))
+    password = await server.add_agent("carol", skills=("cards",), languages=("en", "es"))
     agent = await connect_agent(server, "carol", password)
     await agent.send(SetState(state="available"))
     events_file, recording = tmp_path / "events.jsonl", tmp_path / "agent.mkv"

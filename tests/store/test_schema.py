@@ -27,7 +27,7 @@ async def test_migrate_creates_the_schema_and_records_the_head_revision(empty_da
         assert await current_revision(db.engine) is None
         await migrate(empty_database_url)
         assert await _tables(db) == TABLES
-        assert await current_revision(db.engine) == head_revision() == "0001"
+        assert await current_revision(db.engine) == head_revision() == "0002"
     finally:
         await db.close()
 

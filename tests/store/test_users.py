@@ -127,3 +127,14 @@ def test_verifying_never_raises_for_a_wrong_password_or_a_broken_hash() -> None:
     assert verify_password(good, "PW") is False
     assert verify_password("not-a-hash", "pw") is False
     assert verify_password(good, "pw") is True
+
+
+async def test_skills_carry_a_proficiency_level_and_bad_levels_are_refused(db: Database) -> None:
+    user = await add_user(db, "pro", "pw", "agent", skills=("cash", "cards"), proficiency={"cash": 5})
+    stored = await get_user(db, "pro")
+    assert stored is not None
+    assert stored.proficiency == {"cash": 5}
+    assert user.skills == ["cash", "cards"]
+    with pytest.raises(InvalidValue):
+        await add_user(db, "bad", "pw", "agent", skills=("cash",), proficiency={"cash": 9})
+    assert await get_user(db, "bad") is None

@@ -1,5 +1,6 @@
 -- gone: a kiosk or agent connection closed, or its presence expired (its server died).
--- KEYS: none (P:presence, P:kiosk:<id>, P:agent:<name>, P:call:<id>, queues, P:reservations, P:events)
+-- KEYS: none (P:presence, P:kiosk:<id>, P:agent:<name>, P:call:<id>, queues, P:reservations,
+--       P:staffed:<topic>, P:events)
 -- ARGV: prefix, now_ms, kind ('kiosk'|'agent'), id, conn_id ('' = expired: any connection), max_misses,
 --       timeout_ms
 -- Returns: {'ok', ended{call, final_state, counterpart, ...}, released{call...}, offers{...}, abandoned{...}}
@@ -19,7 +20,7 @@ if kind == 'kiosk' then
   if call_id and is_live(redis.call('HGET', P .. ':call:' .. call_id, 'state')) then
     local prev, final, agent = end_call(call_id, 'kiosk_disconnected', false)
     ended = {call_id, final, agent}
-    if prev == 'reserved' and agent ~= '' then match_agent_topics(agent, timeout_ms, offers, abandoned) end
+    if prev == 'reserved' and agent ~= '' then match_agent(agent, timeout_ms, offers, abandoned) end
   end
 else
   local a = redis.call('HMGET', hk, 'state', 'call')
@@ -33,11 +34,16 @@ else
     local _, final = end_call(call_id, 'agent_disconnected', true)
     ended = {call_id, final, redis.call('HGET', P .. ':call:' .. call_id, 'kiosk_id')}
   end
-  agent_unavailable(id)
-  if redis.call('HGET', hk, 'state') ~= 'wrap_up' then
-    -- an agent in wrap-up keeps it: the console rejoins the form after a reload
-    redis.call('HSET', hk, 'state', 'offline', 'reason', '', 'call', '', 'load', 0)
+  for _, topic in ipairs(split(redis.call('HGET', hk, 'skills'))) do
+    redis.call('SREM', P .. ':staffed:' .. topic, id)
   end
   redis.call('SREM', P .. ':agents', id)
+  if redis.call('HGET', hk, 'state') ~= 'wrap_up' then
+    -- an agent in wrap-up keeps it (the console rejoins the form; its timer still runs)
+    redis.call('HSET', hk, 'call', '', 'load', 0, 'next', '')
+    set_state(id, 'offline', '')
+  else
+    refresh_availability(id)
+  end
 end
 return {'ok', ended, released, offers, abandoned}

@@ -18,5 +18,5 @@ local agent = c[2]
 local agent_state = release_reservation(call_id, agent, mode, max_misses)
 local offers, abandoned = {}, {}
 match_topic(c[3], timeout_ms, offers, abandoned)
-if agent_state == 'available' then match_agent_topics(agent, timeout_ms, offers, abandoned) end
+match_agent(agent, timeout_ms, offers, abandoned)
 return {'ok', agent, agent_state, offers, abandoned}
