@@ -61,6 +61,9 @@ def run_kiosk(args: argparse.Namespace) -> int:
     except (KioskCliError, SignalingError, MediaError) as exc:
         print(f"kiosk-assist: {exc}", file=sys.stderr)
         return 1
+    if runner.refusal is not None:
+        print(f"kiosk-assist: help request refused: {runner.refusal.message}", file=sys.stderr)
+        return 1
     if ended is not None:
         print(f"Call {ended.call_id} ended: {ended.state.value} ({ended.reason})", file=sys.stderr)
     return 0

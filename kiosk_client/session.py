@@ -64,6 +64,8 @@ class KioskRunner:
         self.peer: KioskPeer | None = None
         self.call_id: str | None = None
         self.result: CallEnded | None = None
+        self.refusal: Error | None = None
+        """Why the help request was refused (queue closed or full...), if it was."""
         self._offer: asyncio.Future[str] | None = None
         self._prepared_for: list[IceServer] | None = None
         self.on_event: Callable[[str], None] | None = None
@@ -127,7 +129,9 @@ class KioskRunner:
         elif isinstance(message, Error):
             self.events.write("error", code=message.code.value, message=message.message, ref=message.ref)
             log.warning("server refused a message: %s (%s)", message.message, message.code.value)
-            return message.ref == "help_request" and self.options.exit_after_call
+            if message.ref == "help_request":
+                self.refusal = message
+                return self.options.exit_after_call
         return False
 
     async def _prepare_call(self, call_id: str, ice_servers: list[IceServer]) -> None:

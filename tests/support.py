@@ -283,3 +283,14 @@ async def scratch_postgres_database(server_url: str = POSTGRES_URL) -> AsyncIter
             await connection.close()
     finally:
         await admin.dispose()
+
+
+def closed_hours() -> str:
+    """Opening hours (a one-minute window twelve hours from now, UTC) under which a queue is closed now."""
+    import datetime as dt
+
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=12)
+    end = start + dt.timedelta(minutes=1)
+    if end.date() != start.date():  # keep the window within one day
+        start, end = start.replace(hour=12, minute=0), start.replace(hour=12, minute=1)
+    return f"mon-sun {start:%H:%M}-{end:%H:%M}"

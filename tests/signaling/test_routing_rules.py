@@ -37,6 +37,7 @@ from signaling.store import get_call
 from tests.support import (
     Client,
     RunningServer,
+    closed_hours,
     connect_agent,
     connect_kiosk,
     login,
@@ -44,7 +45,7 @@ from tests.support import (
     wait_until,
 )
 
-QUEUES = """
+QUEUES = f"""
 [defaults]
 priority_aging_s = 60
 [[defaults.escalation]]
@@ -64,7 +65,7 @@ label = "Cards"
 max_wait_s = 1.5
 [queues.night]
 label = "Night desk"
-hours = ["mon-sun 00:00-00:01"]
+hours = ["{closed_hours()}"]
 """
 
 

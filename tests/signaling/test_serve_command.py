@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 
 from signaling.protocol import HelpRequest, Offer, Queued, SetState, Welcome
-from tests.support import ServerProcess, connect_agent, connect_kiosk, free_port, run_cli
+from tests.support import ServerProcess, closed_hours, connect_agent, connect_kiosk, free_port, run_cli
 
 
 async def test_serve_with_nothing_configured_keeps_accounts_kiosks_and_waiting_calls_across_a_restart(
@@ -108,3 +108,22 @@ async def test_the_command_line_rejects_bad_input_with_a_readable_message(tmp_pa
     )
     assert code == 1
     assert "cannot reach the server" in err
+
+
+async def test_a_kiosk_refused_by_a_closed_queue_exits_with_the_reason(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    queues = tmp_path / "queues.toml"
+    queues.write_text(f'[queues.cash]\nlabel = "Cash"\nhours = ["{closed_hours()}"]\n')
+    code, out, err = await run_cli("kiosks", "enroll", "k-1", "--json", "--data-dir", data)
+    assert code == 0, err
+    (tmp_path / "secret").write_text(json.loads(out)["secret"])
+    server = await ServerProcess(free_port(), "--data-dir", data, "--queues", str(queues)).start()
+    try:
+        code, _, err = await run_cli(
+            "kiosk", "run", "--server", server.url, "--kiosk-id", "k-1", "--secret-file",
+            str(tmp_path / "secret"), "--request-help", "cash", "--headless",
+        )  # fmt: skip
+    finally:
+        await server.stop()
+    assert code == 1
+    assert "help request refused: Sorry, Cash help is closed now" in err
