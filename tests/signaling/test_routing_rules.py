@@ -358,3 +358,21 @@ async def test_a_supervisor_completes_a_stuck_wrap_up(server: RunningServer) -> 
 
     await wait_until(filed)
     await _close(kiosk, ana)
+
+
+async def test_an_agent_who_left_during_wrap_up_is_offline_when_its_timer_ends(server: RunningServer) -> None:
+    kiosk = await _kiosk(server, "k-1")
+    ana = await _agent(server, "ana")
+    await ana.send(SetState(state="available"))
+    call_id = await _ask(kiosk)
+    await ana.expect(Offer)
+    await ana.send(Accept(call_id=call_id))
+    await ana.send(Hangup(call_id=call_id))
+    await ana.expect(AgentStateChanged, where=lambda m: m.state is AgentState.WRAP_UP)
+    await ana.close()
+
+    async def offline() -> bool:
+        return (await server.services.engine.agent_status("ana")).state == "offline"
+
+    await wait_until(offline)  # the 1 s wrap-up timer fires with nobody there
+    await kiosk.close()

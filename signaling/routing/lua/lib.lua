@@ -135,7 +135,9 @@ local function settle(name)
   end
   local next_state = redis.call('HGET', ak, 'next') or ''
   redis.call('HSET', ak, 'next', '')
-  if next_state == '' then
+  if not present('agent:' .. name) then
+    set_state(name, 'offline', '')  -- their console is gone (a wrap-up ended by its timer after they left)
+  elseif next_state == '' then
     set_state(name, 'available', '')
   else
     local state, _, reason = string.match(next_state, '^(%a+)(:?)(.*)$')
