@@ -14,6 +14,7 @@ from signaling.handlers.socket_loop import FIRST_MESSAGE_TIMEOUT_S, new_socket
 from signaling.protocol import (
     PROTOCOL_VERSION,
     Cancel,
+    Error,
     ErrorCode,
     Hangup,
     Heartbeat,
@@ -28,6 +29,7 @@ from signaling.protocol import (
     Welcome,
     decode_kiosk,
     decode_server,
+    encode,
 )
 from signaling.queues import QueueConfig
 from signaling.routing.engine import CallView, now_ms
@@ -67,8 +69,6 @@ async def _hello(ws: web.WebSocketResponse, services: Services) -> tuple[KioskHe
 
 
 def _error_json(code: ErrorCode, text: str) -> str:
-    from signaling.protocol import Error, encode
-
     return encode(Error(code=code, message=text))
 
 

@@ -378,11 +378,13 @@ class RoutingEngine:
         return {a: _s(s) if s else "offline" for a, s in zip(agents, states, strict=True)}
 
     async def _created(self, call_ids: Sequence[str]) -> list[int | None]:
+        """Creation times of calls ('' for none: an empty queue)."""
+        present = [c for c in call_ids if c]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for call_id in call_ids:
-                pipe.hget(self.keys.call(call_id or "-"), "created_ms")
-            values = await pipe.execute()
-        return [int(v) if v else None for v in values]
+            for call_id in present:
+                pipe.hget(self.keys.call(call_id), "created_ms")
+            values = dict(zip(present, await pipe.execute(), strict=True))
+        return [int(values[c]) if c and values.get(c) else None for c in call_ids]
 
     async def answer_stats(self, topics: Sequence[str], window_ms: int) -> dict[str, tuple[int, int]]:
         """Per topic: calls answered in the window, agents staffed now (for wait estimates)."""
