@@ -8,10 +8,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
+from redis.exceptions import RedisError
 
 from signaling.connections import Connection
 from signaling.handlers.socket_loop import receive_loop
+from signaling.protocol import Error, ErrorCode
 from signaling.routing.engine import PartyKind
 from signaling.services import Services
 
@@ -50,13 +52,20 @@ class PartySession(ABC, Generic[M]):
     async def run(self, decode: Callable[[str], M]) -> None:
         s = self.s
         writer = asyncio.create_task(self.conn.run_writer(), name=f"writer-{self.member}")
-        await s.delivery.attach(self.conn.address, self.deliver, self.conn.conn_id)
-        s.connections.add(self.member, self.conn)
-        self._count()
         try:
+            s.connections.add(self.member, self.conn)
+            self._count()
+            await s.delivery.attach(self.conn.address, self.deliver, self.conn.conn_id)
             await self.greet()
             log.info("%s connected", self.member)
             await receive_loop(self.conn.ws, self.conn, decode, self.handle, s.metrics)
+        except RedisError as exc:
+            # Redis did not answer: tell the client plainly; it reconnects (to this or another server)
+            log.warning("%s: Redis failed (%s); closing the socket", self.member, exc)
+            await self.conn.send(
+                Error(code=ErrorCode.UNAVAILABLE, message="service temporarily unavailable, retrying")
+            )
+            self.conn.close_soon(WSCloseCode.TRY_AGAIN_LATER, "service temporarily unavailable")
         finally:
             await self._cleanup(writer)
 
@@ -70,9 +79,13 @@ class PartySession(ABC, Generic[M]):
         self._count()
         self.forget()
         self.conn.close_soon(1000, "")
-        if not s.draining:  # at shutdown, presence expiry decides if the party really left
-            await asyncio.shield(self._leave())
-        await writer
+        try:
+            if not s.draining:  # at shutdown, presence expiry decides if the party really left
+                await asyncio.shield(self._leave())
+        except RedisError as exc:  # presence expiry will take the party out of routing instead
+            log.warning("%s: could not record leaving (%s); presence expiry will", self.member, exc)
+        finally:
+            await writer
 
     async def _leave(self) -> None:
         gone = await self.s.engine.gone(self.kind, self.party_id, self.conn.conn_id)

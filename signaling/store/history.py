@@ -98,13 +98,17 @@ async def apply_events(db: Database, events: Sequence[RoutingEvent]) -> int:
 
 
 async def get_call(db: Database, call_id: str) -> CallRecord | None:
-    """The call ``call_id`` with its events in time order, or None if history has no such call."""
+    """The call ``call_id`` with its events in the order they happened, or None if history has no such call.
+
+    That order is the order of the routing event stream (the ids Redis gave the events), which is exact;
+    the events' clock times come from the servers and may be a little out of step with each other.
+    """
     async with db.session(readonly=True) as session:
         call = await session.get(Call, call_id)
         if call is None:
             return None
-        query = select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.at, CallEvent.id)
-        rows = await session.scalars(query)
+        rows = list(await session.scalars(select(CallEvent).where(CallEvent.call_id == call_id)))
+        rows.sort(key=_stream_order)
         events = [CallEventRecord(e.kind, e.at, e.agent, dict(e.detail)) for e in rows]
     return CallRecord(**_summary_values(call), events=events)
 
@@ -155,7 +159,11 @@ async def _unseen(session: AsyncSession, events: Sequence[RoutingEvent]) -> list
 async def _calls_for(session: AsyncSession, events: Sequence[RoutingEvent]) -> dict[str, Call]:
     """The call rows the events touch, creating (and flushing) the ones history has not seen."""
     ids = {event.call_id for event in events}
-    calls = {call.id: call for call in await session.scalars(select(Call).where(Call.id.in_(ids)))}
+    # Lock the rows: writers in several processes may hold events of one call at once, and a stale copy
+    # must not overwrite a newer state (a terminal one above all). Ordered by id, so two writers lock in
+    # the same order. (SQLite serialises writers already; it ignores FOR UPDATE.)
+    query = select(Call).where(Call.id.in_(ids)).order_by(Call.id).with_for_update()
+    calls = {call.id: call for call in await session.scalars(query)}
     for event in events:
         if event.call_id not in calls:
             call = transitions.new_call(event.call_id, transitions.at_from_ms(event.at_ms))
@@ -163,6 +171,14 @@ async def _calls_for(session: AsyncSession, events: Sequence[RoutingEvent]) -> d
             session.add(call)
     await session.flush()  # the calls exist before their events reference them
     return calls
+
+
+def _stream_order(event: CallEvent) -> tuple[int, int, float, int]:
+    """Redis stream ids ("<ms>-<seq>") in numeric order; anything else after them, by time."""
+    ms, sep, seq = event.event_id.partition("-")
+    if sep and ms.isdigit() and seq.isdigit():
+        return (0, int(ms), int(seq), event.id or 0)
+    return (1, 0, event.at.timestamp(), event.id or 0)
 
 
 def _summary_values(call: Call) -> dict[str, Any]:

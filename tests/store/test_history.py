@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -256,3 +257,48 @@ async def test_list_calls_newest_first_with_limit_and_since(db: Database) -> Non
 async def test_unknown_call_is_none(db: Database) -> None:
     assert await get_call(db, "never") is None
     assert await apply_events(db, []) == 0
+
+
+@pytest.mark.postgres
+async def test_two_writers_with_events_of_one_call_never_lose_its_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A writer that loaded a call before another stored its end must not write back a stale state."""
+    from signaling.store import history
+    from tests.support import scratch_postgres_database
+
+    async with scratch_postgres_database() as url:
+        db = await Database.connect(url)
+        try:
+            await db.migrate()
+            await apply_events(
+                db, [RoutingEvent("1-0", "c1", "created", 1000, {"kiosk_id": "k", "topic": "cash"})]
+            )
+            loaded, go_on = asyncio.Event(), asyncio.Event()
+            real = history._calls_for
+
+            async def slow_calls_for(session: Any, events: Any) -> Any:  # writer A is slow after loading
+                calls = await real(session, events)
+                if any(e.kind == "reserved" for e in events):
+                    loaded.set()
+                    await go_on.wait()
+                return calls
+
+            monkeypatch.setattr(history, "_calls_for", slow_calls_for)
+            a = asyncio.create_task(
+                apply_events(db, [RoutingEvent("2-0", "c1", "reserved", 2000, {"agent": "a"})])
+            )
+            await asyncio.wait_for(loaded.wait(), 10)
+            ended = {"state": "abandoned", "reason": "kiosk_disconnected", "agent": "a"}
+            b = asyncio.create_task(apply_events(db, [RoutingEvent("3-0", "c1", "ended", 2010, ended)]))
+            # B must wait for A's lock on the row (without it, B commits now and A overwrites its end)
+            done, _ = await asyncio.wait({b}, timeout=1.0)
+            assert not done
+            go_on.set()
+            await asyncio.wait_for(asyncio.gather(a, b), 10)
+            record = await get_call(db, "c1")
+            assert record is not None
+            assert (record.state, record.end_reason) == ("abandoned", "kiosk_disconnected")
+            assert [e.kind for e in record.events] == ["created", "reserved", "ended"]
+        finally:
+            await db.close()
