@@ -1,4 +1,5 @@
-// Staff sign-in over the JSON API. The session lives in an HttpOnly cookie the console never sees.
+// The server's JSON API: staff sign-in, the queue board and supervisors' actions. The session lives in an
+// HttpOnly cookie the console never sees. Refusals come back as JSON problems {code, message}.
 
 export class ApiError extends Error {
   /** @param {number} status @param {string} code @param {string} message */
@@ -9,7 +10,8 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, body) {
+/** POSTs always carry a JSON body: the server refuses any other (it is also its guard against forms). */
+async function request(method, path, body = method === "POST" ? {} : undefined) {
   const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -42,3 +44,23 @@ export async function whoAmI() {
     throw error;
   }
 }
+
+/**
+ * @typedef {{username: string, state: import("./protocol.js").AgentState}} BoardAgent
+ * @typedef {{topic: string, label: string, waiting: number, oldest_wait_s: number|null,
+ *            agents_by_state: Object<string, number>, agents: BoardAgent[]}} BoardQueue
+ */
+
+/** Every queue: calls waiting, the oldest wait, and its staffed agents by state.
+ * @returns {Promise<{queues: BoardQueue[]}>} */
+export const queueBoard = () => request("GET", "/api/queues");
+
+const agentPath = (name) => `/api/agents/${encodeURIComponent(name)}`;
+
+/** Supervisors: set an agent's state (kept as their next state while they are in a call: 202).
+ * @param {string} name @param {"available"|"away"|"offline"} state @param {string} [reason] */
+export const forceAgentState = (name, state, reason = "") =>
+  request("POST", `${agentPath(name)}/state`, { state, reason });
+
+/** Supervisors: end an agent's wrap-up (it is filed without an outcome). @param {string} name */
+export const completeWrapUp = (name) => request("POST", `${agentPath(name)}/wrap-up/complete`);

@@ -1,6 +1,7 @@
 // The in-call screen around the media: who the call is with, its duration, the connection's health.
 
-import { byId, formatDuration, humanize, toast } from "./ui.js";
+import { handoverTitle, priorityLabel } from "./incoming.js";
+import { byId, formatDuration, humanize, renderHandoverNotes, toast } from "./ui.js";
 
 const CONNECTION_TEXT = Object.freeze({
   new: "Connecting…",
@@ -24,10 +25,23 @@ export class CallView {
     });
   }
 
-  /** @param {{kioskId: string, location: string, topic: string}} call */
-  start({ kioskId, location, topic }) {
+  /**
+   * @param {{kioskId: string, location: string, topic: string, priority?: number, fault?: string,
+   *          notes?: string}} call
+   */
+  start({ kioskId, location, topic, priority = 0, fault = "", notes = "" }) {
     byId("call-title").textContent = `Kiosk ${kioskId}`;
     byId("call-subtitle").textContent = [location, topic && humanize(topic)].filter(Boolean).join(" · ");
+    const badge = byId("call-priority");
+    badge.textContent = priorityLabel(priority, fault);
+    badge.hidden = !badge.textContent;
+    // what the agent must not forget during the call: the fault, and what earlier agents handed over
+    byId("call-fault-text").textContent = fault;
+    byId("call-fault").hidden = !fault;
+    const noted = renderHandoverNotes(byId("call-notes-list"), notes);
+    byId("call-notes-handover").hidden = noted === 0;
+    byId("call-notes-title").textContent = handoverTitle(noted);
+    byId("call-notes").hidden = !fault && noted === 0;
     byId("remote-placeholder").hidden = false;
     this.hangup.disabled = false;
     this.connection("new");

@@ -1,7 +1,17 @@
 // The ringing panel: who is calling, from where, about what, how long they have waited, and how long
-// the agent has left to answer.
+// the agent has left to answer. A device fault and notes from agents who transferred the call stand out.
 
-import { byId, formatDuration, humanize, languageLabel } from "./ui.js";
+import { byId, formatDuration, humanize, languageLabel, renderHandoverNotes } from "./ui.js";
+
+/** @param {number} count hand-overs the call has been through */
+export const handoverTitle = (count) =>
+  count > 1 ? "Notes from the agents who handed this call on" : "Notes from the previous agent";
+
+/** The badge for an offer's priority: priority 1+ means a device fault at the kiosk; 0 shows nothing. */
+export function priorityLabel(priority, fault) {
+  if (!fault && !(priority > 0)) return "";
+  return priority > 1 ? `Device fault · priority ${priority}` : "Device fault";
+}
 
 const TICK_MS = 250;
 
@@ -31,7 +41,12 @@ export class IncomingCall {
     byId("offer-topic").textContent = humanize(offer.topic);
     byId("offer-language").textContent = languageLabel(offer.language);
     byId("incoming-summary").textContent = `${humanize(offer.topic)} · ${offer.location || offer.kiosk_id}`;
-    this.#renderContext(offer.context ?? {});
+    const { device_fault: fault = "", ...context } = offer.context ?? {};
+    this.#renderContext(context);
+    this.#renderUrgency(offer.priority ?? 0, fault);
+    const handovers = renderHandoverNotes(byId("offer-notes"), offer.notes ?? "");
+    byId("offer-notes-wrap").hidden = handovers === 0;
+    byId("offer-notes-title").textContent = handoverTitle(handovers);
     this.accept.disabled = false;
     this.decline.disabled = false;
     clearInterval(this.timer);
@@ -71,6 +86,15 @@ export class IncomingCall {
       }),
     );
     byId("offer-context-wrap").hidden = entries.length === 0;
+  }
+
+  #renderUrgency(priority, fault) {
+    const badge = byId("offer-priority");
+    badge.textContent = priorityLabel(priority, fault);
+    badge.hidden = !badge.textContent;
+    byId("incoming-call").dataset.priority = String(priority);
+    byId("offer-fault-text").textContent = fault;
+    byId("offer-fault").hidden = !fault;
   }
 
   #tick() {

@@ -24,24 +24,40 @@ export function showScreen(id) {
 const IDLE_TEXT = Object.freeze({
   available: "You are available. Calls that match your skills will ring here.",
   away: "You are away and will not receive calls. Choose Available when you are ready.",
-  offline: "Connecting to the service…",
+  offline: "You are offline and will not receive calls. Choose Available when you are ready.",
   in_call: "A call is in progress, but this window is not connected to it.",
 });
 
-/** @param {string} state */
-export function renderAgentState(state) {
-  const pill = byId("agent-state");
-  pill.textContent = state;
-  pill.dataset.state = state;
-  const canChoose = state === "available" || state === "away" || state === "offline";
-  for (const [id, value] of [["state-available", "available"], ["state-away", "away"]]) {
-    const button = byId(id);
-    button.setAttribute("aria-pressed", String(state === value));
-    button.disabled = !canChoose;
-  }
-  byId("idle-title").textContent = state === "away" ? "You are away" : "Waiting for calls";
-  byId("idle-text").textContent = IDLE_TEXT[state] ?? "";
+/** The idle view's message for the agent's state. @param {string} state @param {boolean} connected */
+export function renderIdle(state, connected) {
+  byId("idle-title").textContent =
+    state === "away" ? "You are away" : state === "offline" && connected ? "You are offline" : "Waiting for calls";
+  byId("idle-text").textContent = connected ? (IDLE_TEXT[state] ?? "") : "Connecting to the service…";
   byId("idle-view").dataset.state = state;
+}
+
+/**
+ * Notes that travelled with a transferred call, one "agent: text" line per hand-over, as list items.
+ * @param {HTMLElement} list an <ol> @param {string} notes
+ */
+export function renderHandoverNotes(list, notes) {
+  const items = String(notes ?? "")
+    .split("\n")
+    .filter((line) => line.trim())
+    .map((line) => {
+      const item = document.createElement("li");
+      const cut = line.indexOf(": ");
+      if (cut > 0 && cut <= 64 && !line.slice(0, cut).includes(" ")) {
+        const who = document.createElement("strong");
+        who.textContent = line.slice(0, cut);
+        item.append(who, document.createTextNode(` ${line.slice(cut + 2)}`));
+      } else {
+        item.textContent = line;
+      }
+      return item;
+    });
+  list.replaceChildren(...items);
+  return items.length;
 }
 
 /**

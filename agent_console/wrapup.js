@@ -6,6 +6,8 @@ export class WrapUpForm {
   /** @param {(callId: string, disposition: string, notes: string) => boolean} submit */
   constructor(submit) {
     this.callId = null;
+    /** the agent filed this wrap-up (its end is their own doing, not the timer's) */
+    this.submitted = false;
     this.form = /** @type {HTMLFormElement} */ (byId("wrapup-form"));
     this.select = /** @type {HTMLSelectElement} */ (byId("disposition-select"));
     this.notes = /** @type {HTMLTextAreaElement} */ (byId("wrapup-notes"));
@@ -13,7 +15,10 @@ export class WrapUpForm {
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       if (!this.callId || !this.form.reportValidity()) return;
-      if (submit(this.callId, this.select.value, this.notes.value.trim())) this.button.disabled = true;
+      if (submit(this.callId, this.select.value, this.notes.value.trim())) {
+        this.button.disabled = true;
+        this.submitted = true;
+      }
     });
   }
 
@@ -30,6 +35,7 @@ export class WrapUpForm {
   open(callId, summary) {
     if (this.callId !== callId) {
       this.callId = callId;
+      this.submitted = false;
       this.form.reset();
       byId("wrapup-summary").textContent = summary;
     }
@@ -39,10 +45,12 @@ export class WrapUpForm {
   /** The server refused the wrap-up: let the agent correct it. */
   refused() {
     this.button.disabled = false;
+    this.submitted = false;
   }
 
   close() {
     this.callId = null;
+    this.submitted = false;
     this.form.reset();
   }
 

@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -52,9 +53,35 @@ async def bench_settings(data_dir: Path, **overrides: object) -> Settings:
 Cli = Callable[..., Awaitable[str]]
 
 
+@dataclass(frozen=True)
+class ServedProcess:
+    """A running ``kiosk-assist serve``: where it listens, its process id and the Redis it uses."""
+
+    url: str
+    cli: Cli
+    pid: int
+    redis_url: str | None
+    """The local Redis it shares with the benchmark, or None when it started an embedded one."""
+    redis_prefix: str
+    data_dir: Path
+    stop: Callable[[], Awaitable[None]]
+    """Stop the server now (SIGTERM: it drains, closing every socket); leaving the block then does nothing."""
+
+
+STOP_TIMEOUT_S = 30.0
+
+
 @asynccontextmanager
 async def served(data_dir: Path, *extra: str) -> AsyncIterator[tuple[str, Cli]]:
     """A running ``kiosk-assist serve`` and a function to run other commands against its data."""
+    async with serve_process(data_dir, *extra) as served:
+        yield served.url, served.cli
+
+
+@asynccontextmanager
+async def serve_process(data_dir: Path, *extra: str) -> AsyncIterator[ServedProcess]:
+    """Like :func:`served`, with the process id, Redis URL and key prefix (for benchmarks that look at the
+    server from outside). Data already in ``data_dir`` (its SQLite store) is used as it is."""
     redis_url = await local_redis()
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "KIOSK_ASSIST_REDIS_PREFIX": prefix}
@@ -83,12 +110,22 @@ async def served(data_dir: Path, *extra: str) -> AsyncIterator[tuple[str, Cli]]:
     url = f"http://127.0.0.1:{port}"
     try:
         await _wait_ready(url, server)
-        yield url, cli
+        yield ServedProcess(url, cli, server.pid, redis_url, prefix, data_dir, lambda: _stop(server))
     finally:
-        if server.returncode is None:
-            server.terminate()
-            await server.wait()
+        await _stop(server)
         log.close()
+
+
+async def _stop(server: asyncio.subprocess.Process) -> None:
+    """SIGTERM (the server drains and exits), then SIGKILL if it has not exited in time."""
+    if server.returncode is not None:
+        return
+    server.terminate()
+    try:
+        await asyncio.wait_for(server.wait(), STOP_TIMEOUT_S)
+    except TimeoutError:
+        server.kill()
+        await server.wait()
 
 
 async def _wait_ready(url: str, server: asyncio.subprocess.Process, timeout: float = 30.0) -> None:

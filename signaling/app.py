@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from signaling.background import start_background
@@ -43,7 +43,11 @@ async def _redis(settings: Settings) -> AsyncIterator[Redis]:
     if url is None:
         embedded = await EmbeddedRedis.start(settings.data_dir / "redis")
         url = embedded.url
-    redis: Redis = Redis.from_url(url, health_check_interval=10, socket_keepalive=True)
+    # a blocking pool: a burst of commands waits for a free connection instead of failing at once
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=256, timeout=10, health_check_interval=10, socket_keepalive=True
+    )
+    redis: Redis = Redis(connection_pool=pool)
     try:
         try:
             await redis.ping()

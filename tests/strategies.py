@@ -42,3 +42,18 @@ agent_messages: st.SearchStrategy[Any] = st.one_of(
     st.builds(p.Hangup, call_id=ids),
     st.just(p.Heartbeat()),
 )
+
+
+def routing_agent_profiles(username: str, topics: tuple[str, ...]) -> st.SearchStrategy[Any]:
+    """AgentProfiles for the routing engine's state machine: one or more of the topics, English (maybe
+    Spanish too), capacity 1, any proficiency (the default escalation step takes every level)."""
+    from signaling.routing.engine import AgentProfile  # kept with the strategy: this block was appended
+
+    return st.builds(
+        AgentProfile,
+        username=st.just(username),
+        skills=st.lists(st.sampled_from(topics), min_size=1, unique=True).map(tuple),
+        languages=st.sampled_from([("en",), ("en", "es")]),
+        capacity=st.just(1),
+        proficiency=st.dictionaries(st.sampled_from(topics), st.integers(1, 5)),
+    )
