@@ -36,9 +36,13 @@ async def receive_loop(
     changes nothing; the connection stays open."""
     async for msg in ws:
         if msg.type == WSMsgType.TEXT:
+            message: M | None = None
             try:
-                await handle(decode(msg.data))
+                message = decode(msg.data)
+                await handle(message)
             except ProtocolError as exc:
+                if exc.ref is None and message is not None:  # say which request was refused
+                    exc.ref = message.__struct_config__.tag  # type: ignore[attr-defined]
                 metrics.rejected_messages.labels(exc.code.value).inc()
                 await conn.send(exc.to_message())
         elif msg.type == WSMsgType.BINARY:
