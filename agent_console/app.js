@@ -162,7 +162,7 @@ const handlers = {
     if (["available", "away", "offline", "ringing"].includes(msg.state)) model.wrapUpCallId = "";
     if (model.wrapUpCallId) {
       wrapUp.open(model.wrapUpCallId, describeCall());
-      wrapUpTimer.show(model.wrapUpCallId, msg.wrap_up_ends_in_s);
+      wrapUpTimer.show(model.wrapUpCallId, msg.wrap_up_ends_in_s, msg.wrap_up_extendable);
     } else {
       wrapUp.close();
       wrapUpTimer.stop();
@@ -230,8 +230,8 @@ const handlers = {
   /** The wrap-up is over: filed by the agent, or ended by its timer or by a supervisor. */
   wrap_up_done(msg) {
     if (msg.call_id !== model.wrapUpCallId) return;
-    const filedByAgent = wrapUp.submitted;
-    const timedOut = wrapUpTimer.secondsLeft <= 2;
+    const filedByAgent = msg.by ? msg.by === "agent" : wrapUp.submitted;
+    const timedOut = msg.by ? msg.by === "timer" : wrapUpTimer.secondsLeft <= 2;
     model.wrapUpCallId = "";
     wrapUp.close();
     wrapUpTimer.stop();

@@ -9,9 +9,11 @@
  * @typedef {{type: "welcome", identity: string, role?: StaffRole|"kiosk", display_name?: string,
  *            topics?: string[], dispositions?: string[], agent_state?: AgentState}} Welcome
  * @typedef {{type: "agent_state", state: AgentState, reason?: string, call_id?: string|null,
- *            next_state?: string|null, wrap_up_ends_in_s?: number|null}} AgentStateMsg
+ *            next_state?: string|null, wrap_up_ends_in_s?: number|null,
+ *            wrap_up_extendable?: boolean|null}} AgentStateMsg
  *   `next_state`: asked for during busy work ("away:lunch", "offline"), applied when it ends;
- *   `wrap_up_ends_in_s`: in wrap-up, when the server ends it on its own.
+ *   `wrap_up_ends_in_s`: in wrap-up, when the server ends it on its own;
+ *   `wrap_up_extendable`: in wrap-up, whether more time may still be asked for (once per call).
  * @typedef {{type: "offer", call_id: string, kiosk_id: string, location: string, topic: string,
  *            language: string, waited_s: number, expires_in_s: number,
  *            context?: Object<string, string>, priority?: number, notes?: string}} Offer
@@ -19,7 +21,7 @@
  *   `notes` come from agents who transferred the call, one "agent: text" line each.
  * @typedef {{type: "call_accepted", call_id: string, kiosk_id: string, ice_servers: IceServer[]}} CallAccepted
  * @typedef {{type: "call_ended", call_id: string, state: string, reason: string}} CallEnded
- * @typedef {{type: "wrap_up_done", call_id: string}} WrapUpDone
+ * @typedef {{type: "wrap_up_done", call_id: string, by?: "agent"|"timer"|"supervisor"}} WrapUpDone
  * @typedef {{type: "error", code: string, message: string, ref?: string|null}} ErrorMsg
  */
 

@@ -37,8 +37,10 @@ export class WrapUpTimer {
   /**
    * The server's word on the wrap-up's end; given with every `agent_state` in wrap-up.
    * @param {string} callId @param {number|null|undefined} endsInS
+   * @param {boolean|null|undefined} extendable false once the call's one extension is used (the server
+   *   says so, so a reloaded console knows too)
    */
-  show(callId, endsInS) {
+  show(callId, endsInS, extendable) {
     if (endsInS === null || endsInS === undefined) {
       this.stop();
       return;
@@ -48,6 +50,7 @@ export class WrapUpTimer {
     this.callId = callId;
     this.deadline = performance.now() + endsInS * 1000;
     if (newCall || endsInS > before + 1) this.total = Math.max(1, endsInS); // a new allowance
+    if (extendable === false) this.extendedCallId = callId;
     const extended = this.extendedCallId === callId;
     this.button.disabled = extended;
     this.button.textContent = extended ? "Time extended" : "More time";

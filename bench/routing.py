@@ -6,11 +6,14 @@ under its own key prefix, SQLite under a scratch data directory) and against the
 (a) match latency: a kiosk's ``help_request`` sent → the agent's ``offer`` received, one call at a time,
     with protocol-level WebSocket clients on loopback. The clock is the benchmark's (both clients live in
     this process): the server's logs are not timestamped finely enough to time it inside the server.
-(b) throughput: N kiosks ask for help while no agent is available, then M agents go available at once
-    (``--wave`` to stagger them) and each accepts, hangs up and wraps up in a loop, every wrap-up
-    re-matching; offers per second over the busy period. The same workload against ``RoutingEngine`` in
-    this process gives the engine's own rate without WebSockets or the server's other work, and N agents
-    going available against N waiting calls its rate for matching alone.
+(b) throughput: N kiosks ask for help while no agent is available, then M agents go available at once.
+    Matching (the headline): each agent passes every offer on (``decline``), so each of its messages
+    makes the router release one call back to its place and match the agent to the next one; offers per
+    second while the backlog is worked through (``MATCH_OFFERS_PER_AGENT`` offers an agent, below the
+    50 calls a decline cooldown can hide from one agent). Served calls (a second server run): each agent
+    accepts, hangs up and wraps up in a loop, every wrap-up re-matching (``--wave`` staggers going
+    available); offers per second over the busy period. The same workloads against ``RoutingEngine`` in
+    this process give the engine's own rates without WebSockets or the server's other work.
 (c) the floor: EVALSHA of ``return 1`` against the same Redis, one at a time.
 (d) Redis round trips per match: what the server has Redis do between the message that makes a match
     (help_request, set_state, wrap_up) and the offer reaching the agent, recorded with MONITOR (never
@@ -61,6 +64,7 @@ from signaling.protocol import (
     CallAccepted,
     CallEnded,
     Cancel,
+    Decline,
     Error,
     Hangup,
     HelpRequest,
@@ -102,6 +106,9 @@ ENGINE_IN_FLIGHT = 200
 """Engine transitions in flight at once when measuring matching alone (as many as the server's agents)."""
 HISTORY_COMMANDS = frozenset({"XREADGROUP", "XACK", "XAUTOCLAIM", "XINFO", "XGROUP"})
 """Stream-consumer commands: the history writer's, concurrent with a match, not on its path."""
+MATCH_OFFERS_PER_AGENT = 15
+"""Offers each agent passes on in the matching phase: a declined call is hidden from that agent for the
+decline cooldown (30 s), and matching looks at the first 50 waiting calls, so stay well below 50."""
 TARGETS = {"p99_ms": 5.0, "matches_per_s": 2000.0, "redis_round_trips_per_match": 2.0}
 
 
@@ -708,6 +715,70 @@ class ServerRun:
             self.wave_done.set()
 
 
+@dataclass
+class MatchRun:
+    """The matching phase's agents: every offer is passed on (declined), which matches them again."""
+
+    target: int
+    sent: float = 0.0
+    offers: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def handler(self, agent: Peer) -> Handler:
+        async def on_message(at: float, msg: ServerMessage) -> None:
+            if isinstance(msg, Offer):
+                if len(self.offers) >= self.target:
+                    self.done.set()
+                    return
+                self.offers.append(at)
+                await agent.send(Decline(call_id=msg.call_id))
+            elif isinstance(msg, Error):
+                self.errors.append(f"{agent.name}: {msg.code}: {msg.message}")
+                self.done.set()
+
+        return on_message
+
+
+async def match_throughput(
+    clients: Clients, served: ServedProcess, roster: Roster, redis: Redis
+) -> dict[str, Any]:
+    """M agents work through N waiting calls, passing every offer on: the router's matching rate."""
+    kiosks = await queue_calls(clients, roster)
+    connected = await bounded([partial(clients.agent, a) for a in roster.agents], CONNECT_CONCURRENCY)
+    agents = [peer for peer, _ in connected]
+    run = MatchRun(MATCH_OFFERS_PER_AGENT * len(agents))
+    for agent in agents:
+        agent.handler = run.handler(agent)
+    before, redis_cpu = await redis_counters(redis)
+    server_cpu, own_cpu = cpu_seconds(served.pid), time.process_time()
+    started = time.perf_counter()
+    for agent in agents:
+        await agent.send(SetState(state="available"))
+    await until(run.done, agents, 60 + run.target / 100, f"{run.target} offers")
+    if run.errors:
+        raise BenchError(f"agents were refused: {run.errors[:3]}")
+    busy = run.offers[-1] - started
+    after, redis_cpu_after = await redis_counters(redis)
+    wall = time.perf_counter() - started
+    cpu = {
+        "server": cpu_seconds(served.pid) - server_cpu,
+        "redis": redis_cpu_after - redis_cpu,
+        "benchmark": time.process_time() - own_cpu,
+    }
+    matches = len(run.offers)
+    return {
+        "calls": len(kiosks),
+        "agents": len(agents),
+        "matches": matches,
+        "busy_s": round(busy, 3),
+        "matches_per_s": round(matches / busy, 1),
+        "cpu_pct": {k: round(100 * v / wall, 1) for k, v in cpu.items()},
+        "cpu_ms_per_match": {k: round(1000 * v / matches, 3) for k, v in cpu.items()},
+        "redis_commandstats_per_match": _per_call(before, after, matches),
+    }
+
+
 async def queue_calls(clients: Clients, roster: Roster) -> list[Peer]:
     """Connect every kiosk and have each ask for help (no agent is available: all calls wait)."""
 
@@ -934,7 +1005,7 @@ async def engine_setup(engine: RoutingEngine, topic: str, calls: int, agents: in
     profiles = [AgentProfile(n, (topic,)) for n in names]
     await bounded([partial(engine.agent_online, p, uuid.uuid4().hex, expiry) for p in profiles], 100)
     queued = await bounded([partial(engine.enqueue, k, "Bench", topic, "en", {}) for k in kiosks], 100)
-    if any(outcome.offers for _, outcome in queued):
+    if any(q.outcome.offers for q in queued):
         raise BenchError("a call was offered before any agent was available")
     return names
 
@@ -1030,8 +1101,9 @@ async def engine_sequential(engine: RoutingEngine, prefix: str) -> dict[str, dic
     timings: dict[str, list[float]] = {"enqueue+match": [], "accept": [], "hangup": [], "wrap_up": []}
     for _ in range(ENGINE_SEQUENTIAL):
         enqueue = engine.enqueue(kiosk, "Bench", PROBE_TOPIC, "en", {})
-        call_id, outcome = await _timed(timings["enqueue+match"], enqueue)
-        if not outcome.offers:
+        queued = await _timed(timings["enqueue+match"], enqueue)
+        call_id = queued.call_id
+        if not queued.outcome.offers:
             raise BenchError("the engine did not match a call to an available agent")
         await _timed(timings["accept"], engine.accept(call_id, agent))
         await _timed(timings["hangup"], engine.hangup(call_id, "agent", agent, "agent_hangup"))
@@ -1095,7 +1167,34 @@ class Options:
     wave: int = 0
 
 
+Phases = Callable[[Clients, ServedProcess], Awaitable[dict[str, Any]]]
+
+
 async def through_server(data_dir: Path, roster: Roster, redis: Redis, options: Options) -> dict[str, Any]:
+    result = await with_server(
+        data_dir, redis, partial(_server_phases, roster=roster, redis=redis, options=options)
+    )
+    progress(
+        f"matching through the server: {options.calls} calls wait, {options.agents} agents pass offers on"
+    )
+    try:
+        matching = await with_server(data_dir, redis, partial(_match_phase, roster=roster, redis=redis))
+    except BenchError as exc:
+        matching = {"error": str(exc), "server_log": {"ERROR": [], "WARNING": []}}
+    for level, lines in matching.pop("server_log").items():
+        result["server_log"][level] += lines
+    result["matching"] = matching
+    return result
+
+
+async def _match_phase(
+    clients: Clients, served: ServedProcess, *, roster: Roster, redis: Redis
+) -> dict[str, Any]:
+    return await match_throughput(clients, served, roster, redis)
+
+
+async def with_server(data_dir: Path, redis: Redis, phases: Phases) -> dict[str, Any]:
+    """Start ``kiosk-assist serve`` on the local Redis, run ``phases`` against it, stop it, clean up."""
     prefixes: list[str] = []
     try:
         async with serve_process(data_dir) as served:
@@ -1104,7 +1203,7 @@ async def through_server(data_dir: Path, roster: Roster, redis: Redis, options: 
                 raise BenchError("the server started its own Redis instead of the local one")
             clients = Clients(served, redis)
             try:
-                result = await _server_phases(clients, served, roster, redis, options)
+                result = await phases(clients, served)
             finally:
                 # The server goes first: draining, it closes every socket (GOING_AWAY) and leaves the calls
                 # to presence expiry. Clients closing 1,200 sockets would make it run 1,200 `gone` scripts
@@ -1120,7 +1219,7 @@ async def through_server(data_dir: Path, roster: Roster, redis: Redis, options: 
 
 
 async def _server_phases(
-    clients: Clients, served: ServedProcess, roster: Roster, redis: Redis, options: Options
+    clients: Clients, served: ServedProcess, *, roster: Roster, redis: Redis, options: Options
 ) -> dict[str, Any]:
     agent, _ = await clients.agent(PROBE_AGENT)
     first, second = [await clients.kiosk(k, roster.secrets[k]) for k in PROBE_KIOSKS]
@@ -1158,7 +1257,8 @@ async def run(options: Options) -> dict[str, Any]:
             floor = await evalsha_floor(redis_url)
             progress("starting kiosk-assist serve")
             server = await through_server(scratch.path, roster, redis, options)
-            scratch.keep = bool(any(server["server_log"].values()) or "error" in server["throughput"])
+            failed = "error" in server["throughput"] or "error" in server["matching"]
+            scratch.keep = bool(any(server["server_log"].values()) or failed)
             progress("the engine alone")
             engine = await engine_throughput(redis_url, options.calls, options.agents)
             progress("done")
@@ -1178,14 +1278,17 @@ def report(
 ) -> dict[str, Any]:
     latency = summary_ms(server["latency_ms"])
     paths = server["traces"]["paths"]
+    errors = [phase["error"] for phase in (server["matching"], server["throughput"]) if "error" in phase]
     return {
         "p50_ms": latency["p50"],
         "p99_ms": latency["p99"],
-        "matches_per_s": server["throughput"].get("matches_per_s"),
+        "matches_per_s": server["matching"].get("matches_per_s"),
         "evalsha_rtt_ms": round(pct(floor, 50), 3),
         "redis_round_trips_per_match": max(t["round_trips"] for t in paths.values()),
         "latency_ms": latency,
         "evalsha_rtt_p99_ms": round(pct(floor, 99), 3),
+        "served_calls_per_s": server["throughput"].get("matches_per_s"),
+        "matching": server["matching"],
         "server": server["throughput"],
         "engine": engine,
         "round_trips_by_path": paths,
@@ -1193,7 +1296,7 @@ def report(
         "server_errors": len(server["server_log"]["ERROR"]),
         "server_warnings": len(server["server_log"]["WARNING"]),
         "server_log_sample": (server["server_log"]["ERROR"] + server["server_log"]["WARNING"])[:3],
-        "errors": [server["throughput"]["error"]] if "error" in server["throughput"] else [],
+        "errors": errors,
         "options": options.__dict__,
         "env": env,
         "targets": TARGETS,
@@ -1208,6 +1311,7 @@ def print_human(r: dict[str, Any]) -> None:
         f"match latency, help_request sent → offer received (loopback clients, {lat['n']} calls in turn):",
         f"  p50 {lat['p50']} ms  p90 {lat['p90']} ms  p99 {lat['p99']} ms  max {lat['max']} ms   "
         + _verdict(lat["p99"], "p99_ms"),
+        *_matching_lines(r["matching"], r["options"]),
         *_throughput_lines(r["server"], r["options"]),
         f"throughput of the engine alone (same workload, RoutingEngine in this process): "
         f"{eng['matches_per_s']} matches/s; round trips {eng['round_trips_per_match']} per match, "
@@ -1237,8 +1341,22 @@ def print_human(r: dict[str, Any]) -> None:
     print("\n".join(lines))
 
 
+def _matching_lines(m: dict[str, Any], options: dict[str, Any]) -> list[str]:
+    head = f"matching through the server ({options['calls']} waiting calls, {options['agents']} agents"
+    if "error" in m:
+        return [f"{head}): FAILED: {m['error']}"]
+    cpu, per = m["cpu_pct"], m["cpu_ms_per_match"]
+    return [
+        f"{head} passing every offer on, so each decline is a release and a new match):",
+        f"  {m['matches_per_s']} matches/s ({m['matches']} offers in {m['busy_s']} s)   "
+        + _verdict(m["matches_per_s"], "matches_per_s"),
+        f"  CPU while busy (100% = one core): server {cpu['server']}%  Redis {cpu['redis']}%  "
+        f"benchmark {cpu['benchmark']}%; per match: server {per['server']} ms, Redis {per['redis']} ms",
+    ]
+
+
 def _throughput_lines(srv: dict[str, Any], options: dict[str, Any]) -> list[str]:
-    head = f"throughput through the server ({options['calls']} waiting calls, {options['agents']} agents"
+    head = f"served calls through the server ({options['calls']} waiting calls, {options['agents']} agents"
     if "error" in srv:
         return [f"{head}): FAILED: {srv['error']}"]
     cpu, per_call, rematch = (
@@ -1248,9 +1366,8 @@ def _throughput_lines(srv: dict[str, Any], options: dict[str, Any]) -> list[str]
     )
     return [
         f"{head} going available {srv['wave']} at a time, then accepting, hanging up, wrapping up in turn):",
-        f"  {srv['matches_per_s']} matches/s over the busy period of {srv['busy_s']} s "
-        f"({srv['sustained_matches_per_s']}/s after the first burst)   "
-        + _verdict(srv["matches_per_s"], "matches_per_s"),
+        f"  {srv['matches_per_s']} calls matched and served a second over {srv['busy_s']} s busy "
+        f"({srv['sustained_matches_per_s']}/s after the first burst)",
         f"  re-match under load, wrap_up sent → next offer: p50 {rematch['p50']} ms  p99 {rematch['p99']} ms",
         f"  CPU while busy (100% = one core): server {cpu['server']}%  Redis {cpu['redis']}%  "
         f"benchmark {cpu['benchmark']}%; per served call: server {per_call['server']} ms, "

@@ -82,6 +82,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
                 async with asyncio.timeout(SHUTDOWN_GRACE_S):
                     await asyncio.gather(*tasks, return_exceptions=True)
             await services.delivery.stop()
+            await services.engine.aclose()
         finally:
             await db.close()
 

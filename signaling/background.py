@@ -22,7 +22,7 @@ async def expire_reservations(services: Services) -> None:
         released = await services.engine.release(call_id, "", "timeout")
         if released is not None:
             log.info("offer of call %s to %s timed out", call_id, released.agent)
-            await services.announcer.revoked(call_id, released.agent, "timeout")
+            await services.announcer.revoked(call_id, released.agent, "timeout", released.status)
             await services.announcer.outcome(released.outcome)
 
 
@@ -47,8 +47,8 @@ async def expire_wrap_ups(services: Services) -> None:
             await services.redis.zrem(services.keys.wrapups, agent)
             continue
         if done is not None:
-            log.info("wrap-up of %s for call %s ended by its timer", agent, done[0])
-            await services.announcer.wrap_up_ended(agent, done[0], done[1])
+            log.info("wrap-up of %s for call %s ended by its timer", agent, done.call_id)
+            await services.announcer.wrap_up_ended(agent, done, "timer")
 
 
 async def expire_waits(services: Services) -> None:

@@ -219,6 +219,8 @@ class AgentStateChanged(_Msg, tag="agent_state"):
     """Asked for during the current work ("away:lunch", "offline"); applied when it ends."""
     wrap_up_ends_in_s: float | None = None
     """In wrap-up: when the server ends it on its own (the agent may extend it once)."""
+    wrap_up_extendable: bool | None = None
+    """In wrap-up: whether the agent may still ask for more time (``extend_wrap_up``)."""
 
 
 class Offer(_Msg, tag="offer"):
@@ -279,8 +281,13 @@ class CallEnded(_Msg, tag="call_ended"):
     reason: str
 
 
+WrapUpBy: TypeAlias = Literal["agent", "timer", "supervisor"]
+
+
 class WrapUpDone(_Msg, tag="wrap_up_done"):
     call_id: Id
+    by: WrapUpBy = "agent"
+    """Who ended the wrap-up: the agent filing it, its timer running out, or a supervisor."""
 
 
 class Error(_Msg, tag="error"):
@@ -358,7 +365,7 @@ def _decode(decoder: msgspec.json.Decoder[Any], raw: str | bytes) -> Any:
 def _peek_type(raw: str | bytes) -> str | None:
     try:
         obj = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):  # a string of bytes that are not UTF-8
         return None
     kind = obj.get("type") if isinstance(obj, dict) else None
     return kind if isinstance(kind, str) else None

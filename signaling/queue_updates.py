@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from signaling.delivery import Delivery
 from signaling.protocol import Queued
-from signaling.routing.engine import RoutingEngine
+from signaling.routing.engine import ANSWER_WINDOW_MS, RoutingEngine
 from signaling.routing.keys import kiosk_address
 
 
@@ -38,18 +38,19 @@ class QueueWatcher:
     async def estimates(self, items: list[tuple[str, int]]) -> list[int]:
         """Estimated waits (s) for (topic, position) pairs, from each queue's recent answer rate.
 
-        With at least ``MIN_ANSWERS`` answers in the last ``WINDOW_MS``, a caller at position p waits about
-        p / rate; otherwise (a quiet queue) about p times the average handling time / the agents staffed.
+        With at least ``MIN_ANSWERS`` answers in the last ``ANSWER_WINDOW_MS``, a caller at position p
+        waits about p / rate; otherwise (a quiet queue) about p times the average handling time / the agents
+        staffed.
         """
         topics = sorted({topic for topic, _ in items})
-        stats = await self._engine.answer_stats(topics, WINDOW_MS)
+        stats = await self._engine.answer_stats(topics, ANSWER_WINDOW_MS)
         return [self.estimate(position, *stats[topic]) for topic, position in items]
 
     def estimate(self, position: int, answered: int, staffed: int) -> int:
         if position <= 0:
             return 0
         if answered >= MIN_ANSWERS:
-            return math.ceil(position * WINDOW_MS / 1000 / answered)
+            return math.ceil(position * ANSWER_WINDOW_MS / 1000 / answered)
         return math.ceil(position * self._average_handle_s / max(1, staffed))
 
     async def tick(self) -> None:
@@ -67,14 +68,17 @@ class QueueWatcher:
                     kiosk_address(kiosk_id),
                     Queued(call_id=watch.call_id, position=position, estimated_wait_s=eta),
                 )
-        for (kiosk_id, watch), rank in zip(items, positions, strict=True):
-            if rank is None:
-                # ringing an agent: if it comes back to the queue the kiosk must hear its place again
-                watch.last = None
-                call = await self._engine.get_call(watch.call_id)
-                if (call is None or call.state != "reserved") and self._watches.get(kiosk_id) is watch:
-                    del self._watches[kiosk_id]
+        left = [
+            (kiosk_id, watch)
+            for (kiosk_id, watch), rank in zip(items, positions, strict=True)
+            if rank is None
+        ]
+        states = await self._engine.call_states([watch.call_id for _, watch in left])
+        for (kiosk_id, watch), state in zip(left, states, strict=True):
+            # ringing an agent: if it comes back to the queue the kiosk must hear its place again
+            watch.last = None
+            if state != "reserved" and self._watches.get(kiosk_id) is watch:
+                del self._watches[kiosk_id]
 
 
-WINDOW_MS = 15 * 60 * 1000
 MIN_ANSWERS = 3

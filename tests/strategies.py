@@ -53,7 +53,7 @@ def routing_agent_profiles(username: str, topics: tuple[str, ...]) -> st.SearchS
         AgentProfile,
         username=st.just(username),
         skills=st.lists(st.sampled_from(topics), min_size=1, unique=True).map(tuple),
-        languages=st.sampled_from([("en",), ("en", "es")]),
+        languages=st.sampled_from([("en",), ("en",), ("en", "es")]),
         capacity=st.just(1),
         proficiency=st.dictionaries(st.sampled_from(topics), st.integers(1, 5)),
     )

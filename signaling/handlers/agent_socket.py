@@ -31,7 +31,7 @@ from signaling.protocol import (
     WrapUp,
     decode_agent,
 )
-from signaling.routing.engine import AgentProfile, now_ms
+from signaling.routing.engine import AgentProfile, Reservation, now_ms
 from signaling.routing.keys import kiosk_address
 from signaling.services import SERVICES, Services
 from signaling.store import get_user
@@ -108,7 +108,7 @@ class AgentSession(PartySession[AgentInbound]):
         )
         await s.announcer.agent_state(self.username)
         if state == "ringing" and call_id:
-            await s.announcer.offer(call_id, self.username)
+            await s.announcer.offer(Reservation(call_id, self.username))
 
     async def handle(self, msg: AgentInbound) -> None:
         if isinstance(msg, SessionDescription | Ice):
@@ -125,20 +125,20 @@ class AgentSession(PartySession[AgentInbound]):
         elif isinstance(msg, WrapUp):
             await self.wrap_up(msg)
         elif isinstance(msg, ExtendWrapUp):
-            await self.s.engine.extend_wrap_up(self.username, msg.call_id)
-            await self.s.announcer.agent_state(self.username)
+            status = await self.s.engine.extend_wrap_up(self.username, msg.call_id)
+            await self.s.announcer.agent_state(self.username, status)
         elif isinstance(msg, Transfer):
             await self.transfer(msg)
         # Heartbeat: nothing to do; the socket being alive is what counts
 
     async def set_state(self, msg: SetState) -> None:
         change = await self.s.engine.set_agent_state(self.username, msg.state, msg.reason)
-        await self.s.announcer.agent_state(self.username)
+        await self.s.announcer.agent_state(self.username, change.status)
         await self.s.announcer.outcome(change.outcome)
 
     async def decline(self, call_id: str) -> None:
         released = await self.s.engine.release(call_id, self.username, "decline")
-        await self.s.announcer.agent_state(self.username)
+        await self.s.announcer.agent_state(self.username, released.status if released else None)
         if released is not None:
             await self.s.announcer.outcome(released.outcome)
 
@@ -149,7 +149,7 @@ class AgentSession(PartySession[AgentInbound]):
             )
         done = await self.s.engine.wrap_up(self.username, msg.call_id, msg.disposition, msg.notes)
         if done is not None:
-            await self.s.announcer.wrap_up_ended(self.username, done[0], done[1])
+            await self.s.announcer.wrap_up_ended(self.username, done, "agent")
 
     async def transfer(self, msg: Transfer) -> None:
         s = self.s
@@ -159,18 +159,18 @@ class AgentSession(PartySession[AgentInbound]):
             )
         if msg.to_topic and msg.to_topic not in s.settings.queues:
             raise ProtocolError(ErrorCode.UNKNOWN_TOPIC, f"unknown queue {msg.to_topic!r}", "transfer")
-        kiosk_id, outcome = await s.engine.transfer(
+        done = await s.engine.transfer(
             msg.call_id, self.username, msg.to_topic or "", msg.to_agent or "", msg.notes
         )
-        call = await s.engine.get_call(msg.call_id)
-        await s.announcer.transferring(kiosk_id, msg.call_id, call.topic if call else msg.to_topic or "")
-        await s.announcer.agent_state(self.username)
-        await s.announcer.outcome(outcome)
+        await s.announcer.transferring(done.kiosk_id, msg.call_id, done.topic)
+        await s.announcer.agent_state(self.username, done.status)
+        await s.announcer.outcome(done.outcome)
         log.info("agent %s transferred call %s", self.username, msg.call_id)
 
     async def accept(self, call_id: str) -> None:
         s = self.s
-        kiosk_id, created_ms = await s.engine.accept(call_id, self.username)
+        accepted = await s.engine.accept(call_id, self.username)
+        kiosk_id = accepted.kiosk_id
         ice = s.announcer.ice_servers
         # the kiosk's offer is on the critical path to media: tell it first
         await s.delivery.send(
@@ -178,6 +178,6 @@ class AgentSession(PartySession[AgentInbound]):
             AgentJoined(call_id=call_id, agent_name=self.display_name, ice_servers=ice),
         )
         await self.conn.send(CallAccepted(call_id=call_id, kiosk_id=kiosk_id, ice_servers=ice))
-        s.metrics.answer_seconds.observe(max(0.0, (now_ms() - created_ms) / 1000))
-        await s.announcer.agent_state(self.username)
-        log.info("agent %s accepted call %s", self.username, call_id)
+        s.metrics.answer_seconds.observe(max(0.0, (now_ms() - accepted.created_ms) / 1000))
+        await s.announcer.agent_state(self.username, accepted.status)
+        log.debug("agent %s accepted call %s", self.username, call_id)

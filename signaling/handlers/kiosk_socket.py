@@ -159,7 +159,7 @@ class KioskSession(PartySession[KioskInbound]):
         if msg.device_fault:
             context["device_fault"] = msg.device_fault
         try:
-            call_id, outcome = await s.engine.enqueue(
+            queued = await s.engine.enqueue(
                 self.kiosk_id,
                 self.location,
                 msg.topic,
@@ -171,9 +171,13 @@ class KioskSession(PartySession[KioskInbound]):
         except ProtocolError as exc:
             exc.ref = "help_request"
             raise
-        log.info("kiosk %s asked for help on %s: call %s", self.kiosk_id, msg.topic, call_id)
-        await self.send_position(call_id, msg.topic)
-        await s.announcer.outcome(outcome)
+        log.debug("kiosk %s asked for help on %s: call %s", self.kiosk_id, msg.topic, queued.call_id)
+        # the script returned the place and the estimate's inputs: telling the kiosk reads nothing, and the
+        # agent is rung right after
+        eta = s.queue_watcher.estimate(queued.position, queued.answered, queued.staffed)
+        await self.conn.send(Queued(call_id=queued.call_id, position=queued.position, estimated_wait_s=eta))
+        s.queue_watcher.watch(self.kiosk_id, queued.call_id, msg.topic, (queued.position, eta))
+        await s.announcer.outcome(queued.outcome)
 
 
 TRANSFERRING = '{"type":"transferring"'

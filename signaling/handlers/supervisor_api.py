@@ -73,7 +73,7 @@ async def force_state(request: web.Request) -> web.Response:
     if status.state == "ringing" and status.call_id:
         released = await services.engine.release(status.call_id, name, "forced")
         if released is not None:
-            await services.announcer.revoked(status.call_id, name, "supervisor")
+            await services.announcer.revoked(status.call_id, name, "supervisor", released.status)
             await services.announcer.outcome(released.outcome)
     elif status.state == "wrap_up":
         await _complete_wrap_up(services, name)
@@ -93,8 +93,8 @@ async def _complete_wrap_up(services: Services, name: str) -> str:
     done = await services.engine.wrap_up(name, "", "", "", how="supervisor")
     if done is None:  # only the timer path can be "not due"
         raise ProtocolError(ErrorCode.WRONG_STATE, f"{name} is not in wrap-up")
-    await services.announcer.wrap_up_ended(name, done[0], done[1])
-    return done[0]
+    await services.announcer.wrap_up_ended(name, done, "supervisor")
+    return done.call_id
 
 
 async def complete_wrap_up(request: web.Request) -> web.Response:

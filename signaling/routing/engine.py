@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -18,9 +18,13 @@ from redis.asyncio import Redis
 from signaling.errors import RoutingError
 from signaling.protocol import ErrorCode
 from signaling.routing.keys import Keys
+from signaling.routing.pipelining import ScriptRunner
 from signaling.routing.scripts import register_scripts
 
 PartyKind = Literal["kiosk", "agent"]
+
+ANSWER_WINDOW_MS = 15 * 60 * 1000
+"""Wait estimates come from the calls answered in this window (and the agents staffed)."""
 
 
 def now_ms() -> int:
@@ -39,6 +43,26 @@ def _strs(values: Sequence[Any]) -> list[str]:
 class Reservation:
     call_id: str
     agent: str
+    call: CallView | None = field(default=None, compare=False)
+    """The call as it was offered (the script that made the reservation returns it)."""
+
+    @classmethod
+    def parse(cls, raw: Sequence[Any]) -> Reservation:
+        cid, agent, kiosk, location, topic, language, created, context, priority, notes = _strs(raw)
+        call = CallView(
+            call_id=cid,
+            kiosk_id=kiosk,
+            topic=topic,
+            language=language,
+            state="reserved",
+            agent=agent,
+            location=location,
+            created_ms=int(created),
+            context=json.loads(context or "{}"),
+            priority=int(priority or 0),
+            notes=notes,
+        )
+        return cls(cid, agent, call)
 
 
 @dataclass(frozen=True)
@@ -47,17 +71,24 @@ class Outcome:
 
     offers: list[Reservation] = field(default_factory=list)
     abandoned: list[str] = field(default_factory=list)
+    abandoned_kiosks: dict[str, str] = field(default_factory=dict, compare=False)
+    """The kiosk of each abandoned call."""
 
     @classmethod
     def parse(cls, offers: Sequence[Any], abandoned: Sequence[Any]) -> Outcome:
-        flat = _strs(offers)
+        pairs = [(_s(call_id), _s(kiosk)) for call_id, kiosk in abandoned]
         return cls(
-            offers=[Reservation(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)],
-            abandoned=_strs(abandoned),
+            offers=[Reservation.parse(raw) for raw in offers],
+            abandoned=[call_id for call_id, _ in pairs],
+            abandoned_kiosks=dict(pairs),
         )
 
     def merge(self, other: Outcome) -> Outcome:
-        return Outcome(self.offers + other.offers, self.abandoned + other.abandoned)
+        return Outcome(
+            self.offers + other.offers,
+            self.abandoned + other.abandoned,
+            self.abandoned_kiosks | other.abandoned_kiosks,
+        )
 
 
 @dataclass(frozen=True)
@@ -74,20 +105,65 @@ class AgentProfile:
 
 
 @dataclass(frozen=True)
-class StateChange:
-    state: str
-    next_state: str
-    """What the agent asked to become once the current work ends ('' = available)."""
-    outcome: Outcome
-
-
-@dataclass(frozen=True)
 class AgentStatus:
     state: str
     reason: str
     call_id: str
     next_state: str
     wrap_up_deadline_ms: int | None
+    wrap_up_extended: bool = False
+
+    @classmethod
+    def parse(cls, raw: Sequence[Any]) -> AgentStatus:
+        state, reason, call_id, next_state, deadline, extended = _strs(raw)
+        return cls(
+            state, reason, call_id, next_state, int(float(deadline)) if deadline else None, extended == "1"
+        )
+
+
+@dataclass(frozen=True)
+class StateChange:
+    state: str
+    next_state: str
+    """What the agent asked to become once the current work ends ('' = available)."""
+    outcome: Outcome
+    status: AgentStatus
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    call_id: str
+    outcome: Outcome
+    position: int
+    """1-based place in the queue; 0 when the call is already ringing an agent."""
+    answered: int
+    """Calls of this topic answered in the engine's answer window (for the wait estimate)."""
+    staffed: int
+    """Agents online with this topic's skill."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    kiosk_id: str
+    created_ms: int
+    status: AgentStatus
+
+
+@dataclass(frozen=True)
+class WrappedUp:
+    call_id: str
+    outcome: Outcome
+    status: AgentStatus
+
+
+@dataclass(frozen=True)
+class Transferred:
+    kiosk_id: str
+    topic: str
+    """The queue the call waits in now."""
+    outcome: Outcome
+    status: AgentStatus
+    """The transferring agent's (in wrap-up)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +181,7 @@ class Released:
     agent: str
     agent_state: str
     outcome: Outcome
+    status: AgentStatus
 
 
 @dataclass(frozen=True)
@@ -115,6 +192,8 @@ class Ended:
     agent: str
     kiosk_id: str
     outcome: Outcome
+    agent_status: AgentStatus | None = field(default=None, compare=False)
+    """The agent's state after the call ended (None without an agent, or when it is not known)."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +247,7 @@ class RoutingEngine:
         wrap_up_s: float = 120.0,
         wrap_up_extension_s: float = 60.0,
         queues: Mapping[str, Mapping[str, str]] | None = None,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -177,7 +257,11 @@ class RoutingEngine:
         self.wrap_up_ms = int(wrap_up_s * 1000)
         self.wrap_up_extension_ms = int(wrap_up_extension_s * 1000)
         self.queues = dict(queues or {})
+        self.clock = clock
+        """Milliseconds for the scripts' NOW; None (the product): Redis's own clock, shared by every server
+        and read when the script runs, not when the request was made."""
         self._scripts = register_scripts(redis)
+        self.scripts = ScriptRunner(redis, self._scripts)
 
     async def publish_config(self) -> None:
         """Routing rules the Lua scripts read (every server writes the same values at startup)."""
@@ -195,8 +279,13 @@ class RoutingEngine:
             await pipe.execute()
 
     async def _run(self, name: str, *args: Any) -> list[Any]:
-        result: list[Any] = await self._scripts[name](args=[self.keys.prefix, now_ms(), *args])
+        now = self.clock() if self.clock is not None else ""
+        result: list[Any] = await self.scripts.run(name, [self.keys.prefix, now, *args])
         return result
+
+    async def aclose(self) -> None:
+        """Wait for the scripts already sent to Redis."""
+        await self.scripts.aclose()
 
     # ------------------------------------------------------------------------------------ kiosks
     async def kiosk_online(self, kiosk_id: str, location: str, conn_id: str, expiry_ms: int) -> None:
@@ -214,7 +303,7 @@ class RoutingEngine:
         context: Mapping[str, str],
         priority: int = 0,
         max_wait_s: float = 0.0,
-    ) -> tuple[str, Outcome]:
+    ) -> Enqueued:
         call_id = uuid.uuid4().hex
         res = await self._run(
             "enqueue",
@@ -227,6 +316,7 @@ class RoutingEngine:
             location,
             self.timeout_ms,
             int(max_wait_s * 1000),
+            ANSWER_WINDOW_MS,
         )
         status = _s(res[0])
         if status == "active_call":
@@ -235,7 +325,7 @@ class RoutingEngine:
             raise RoutingError(
                 ErrorCode.QUEUE_FULL, "All our staff are busy and the queue is full. Please try again later."
             )
-        return call_id, Outcome.parse(res[2], res[3])
+        return Enqueued(call_id, Outcome.parse(res[2], res[3]), int(res[4]), int(res[5]), int(res[6]))
 
     async def kiosk_call(self, kiosk_id: str) -> str | None:
         value = await self.redis.hget(self.keys.kiosk(kiosk_id), "call")
@@ -258,30 +348,31 @@ class RoutingEngine:
     async def set_agent_state(self, username: str, state: str, reason: str = "") -> StateChange:
         """Available, away (with a reason) or offline now; while busy, kept as the next state."""
         res = await self._run("agent_state", username, state, reason, self.timeout_ms)
-        return StateChange(_s(res[1]), _s(res[2]), Outcome.parse(res[3], res[4]))
+        return StateChange(_s(res[1]), _s(res[2]), Outcome.parse(res[3], res[4]), AgentStatus.parse(res[5]))
 
     async def agent_status(self, username: str) -> AgentStatus:
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(self.keys.agent(username), ["state", "reason", "call", "next"])
+            pipe.hmget(self.keys.agent(username), ["state", "reason", "call", "next", "extended"])
             pipe.zscore(self.keys.wrapups, username)
-            (state, reason, call, next_state), deadline = await pipe.execute()
+            (state, reason, call, next_state, extended), deadline = await pipe.execute()
         return AgentStatus(
             _s(state) if state else "offline",
             _s(reason) if reason else "",
             _s(call) if call else "",
             _s(next_state) if next_state else "",
             int(deadline) if deadline is not None and state == b"wrap_up" else None,
+            extended == b"1",
         )
 
     # ------------------------------------------------------------------------------------- calls
-    async def accept(self, call_id: str, username: str) -> tuple[str, int]:
+    async def accept(self, call_id: str, username: str) -> Accepted:
         res = await self._run("accept", call_id, username)
         status = _s(res[0])
         if status == "unknown_call":
             raise RoutingError(ErrorCode.UNKNOWN_CALL, "no such call is offered to you")
         if status == "wrong_state":
             raise RoutingError(ErrorCode.WRONG_STATE, f"the call is {_s(res[1])}, not ringing")
-        return _s(res[1]), int(_s(res[2]))
+        return Accepted(_s(res[1]), int(_s(res[2])), AgentStatus.parse(res[3]))
 
     async def release(self, call_id: str, username: str, mode: str) -> Released | None:
         res = await self._run("release", call_id, username, mode, self.max_missed_offers, self.timeout_ms)
@@ -290,7 +381,9 @@ class RoutingEngine:
             raise RoutingError(ErrorCode.UNKNOWN_CALL, "no such call is offered to you")
         if status != "ok":
             return None
-        return Released(call_id, _s(res[1]), _s(res[2]), Outcome.parse(res[3], res[4]))
+        return Released(
+            call_id, _s(res[1]), _s(res[2]), Outcome.parse(res[3], res[4]), AgentStatus.parse(res[5])
+        )
 
     async def hangup(
         self, call_id: str, kind: PartyKind | Literal["supervisor"], party: str, reason: str
@@ -301,11 +394,20 @@ class RoutingEngine:
             raise RoutingError(ErrorCode.UNKNOWN_CALL, "no such call of yours")
         if status == "wrong_state":
             raise RoutingError(ErrorCode.WRONG_STATE, f"the call is {_s(res[1])}")
-        return Ended(call_id, _s(res[1]), _s(res[2]), _s(res[3]), _s(res[4]), Outcome.parse(res[5], res[6]))
+        agent_status = AgentStatus.parse(res[7]) if res[7] else None
+        return Ended(
+            call_id,
+            _s(res[1]),
+            _s(res[2]),
+            _s(res[3]),
+            _s(res[4]),
+            Outcome.parse(res[5], res[6]),
+            agent_status,
+        )
 
     async def wrap_up(
         self, username: str, call_id: str, disposition: str, notes: str, how: str = "agent"
-    ) -> tuple[str, Outcome] | None:
+    ) -> WrappedUp | None:
         """End the agent's wrap-up (``how``: agent, timer or supervisor); None when the timer is not due."""
         res = await self._run("wrap_up", username, call_id, disposition, notes, how, self.timeout_ms)
         status = _s(res[0])
@@ -313,22 +415,22 @@ class RoutingEngine:
             return None
         if status == "wrong_state":
             raise RoutingError(ErrorCode.WRONG_STATE, f"{username} has no call to wrap up")
-        return _s(res[1]), Outcome.parse(res[2], res[3])
+        return WrappedUp(_s(res[1]), Outcome.parse(res[2], res[3]), AgentStatus.parse(res[4]))
 
-    async def extend_wrap_up(self, username: str, call_id: str) -> int:
-        """Push the wrap-up deadline back once; returns the new deadline (ms)."""
+    async def extend_wrap_up(self, username: str, call_id: str) -> AgentStatus:
+        """Push the wrap-up deadline back once; returns the agent's status with the new deadline."""
         res = await self._run("extend_wrap_up", username, call_id)
         status = _s(res[0])
         if status == "already_extended":
             raise RoutingError(ErrorCode.WRONG_STATE, "the wrap-up time can be extended only once")
         if status == "wrong_state":
             raise RoutingError(ErrorCode.WRONG_STATE, "there is no call of yours to wrap up")
-        return int(_s(res[1]))
+        return AgentStatus.parse(res[2])
 
     async def transfer(
         self, call_id: str, from_agent: str, to_topic: str, to_agent: str, notes: str
-    ) -> tuple[str, Outcome]:
-        """Cold transfer to a queue or a named free agent; returns the kiosk id and who is rung now."""
+    ) -> Transferred:
+        """Cold transfer to a queue or a named free agent."""
         res = await self._run("transfer", call_id, from_agent, to_topic, to_agent, notes, self.timeout_ms)
         status = _s(res[0])
         errors = {
@@ -340,7 +442,7 @@ class RoutingEngine:
         if status in errors:
             code, text = errors[status]
             raise RoutingError(code, text)
-        return _s(res[1]), Outcome.parse(res[2], res[3])
+        return Transferred(_s(res[1]), _s(res[5]), Outcome.parse(res[2], res[3]), AgentStatus.parse(res[4]))
 
     async def expire_wait(self, call_id: str) -> str | None:
         """End a call that waited past its queue's maximum; returns its kiosk, or None if not due."""
@@ -354,18 +456,17 @@ class RoutingEngine:
         async with self.redis.pipeline(transaction=False) as pipe:
             for topic in topics:
                 pipe.zcard(self.keys.queue(topic))
-                pipe.zrange(self.keys.queue(topic), 0, 0)
                 pipe.smembers(self.keys.staffed(topic))
             raw = await pipe.execute()
-        staffed = sorted({_s(a) for i in range(2, len(raw), 3) for a in raw[i]})
+        staffed = sorted({_s(a) for i in range(1, len(raw), 2) for a in raw[i]})
         states = await self._states(staffed)
-        oldest = await self._created([_s(r[0]) if r else "" for r in raw[1::3]])
+        oldest = _strs(await self._run("oldest", *topics)) if topics else []
         return [
             QueueBoard(
                 topic,
-                int(raw[3 * i]),
-                oldest[i],
-                {_s(a): states[_s(a)] for a in sorted(raw[3 * i + 2], key=_s)},
+                int(raw[2 * i]),
+                int(oldest[i]) if oldest[i] else None,
+                {_s(a): states[_s(a)] for a in sorted(raw[2 * i + 1], key=_s)},
             )
             for i, topic in enumerate(topics)
         ]
@@ -377,15 +478,6 @@ class RoutingEngine:
             states = await pipe.execute()
         return {a: _s(s) if s else "offline" for a, s in zip(agents, states, strict=True)}
 
-    async def _created(self, call_ids: Sequence[str]) -> list[int | None]:
-        """Creation times of calls ('' for none: an empty queue)."""
-        present = [c for c in call_ids if c]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for call_id in present:
-                pipe.hget(self.keys.call(call_id), "created_ms")
-            values = dict(zip(present, await pipe.execute(), strict=True))
-        return [int(values[c]) if c and values.get(c) else None for c in call_ids]
-
     async def answer_stats(self, topics: Sequence[str], window_ms: int) -> dict[str, tuple[int, int]]:
         """Per topic: calls answered in the window, agents staffed now (for wait estimates)."""
         since = now_ms() - window_ms
@@ -395,6 +487,16 @@ class RoutingEngine:
                 pipe.scard(self.keys.staffed(topic))
             raw = await pipe.execute()
         return {t: (int(raw[2 * i]), int(raw[2 * i + 1])) for i, t in enumerate(topics)}
+
+    async def call_states(self, call_ids: Sequence[str]) -> list[str | None]:
+        """The state of each call (None for a call Redis no longer holds), in one round trip."""
+        if not call_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for call_id in call_ids:
+                pipe.hget(self.keys.call(call_id), "state")
+            states = await pipe.execute()
+        return [_s(state) if state else None for state in states]
 
     async def get_call(self, call_id: str) -> CallView | None:
         raw = await self.redis.hgetall(self.keys.call(call_id))
@@ -429,7 +531,8 @@ class RoutingEngine:
         if ended_raw:
             call_id, final, other = ended_raw
             agent, kiosk = (other, party) if kind == "kiosk" else (party, other)
-            ended = Ended(call_id, "", final, agent, kiosk, Outcome())
+            status = AgentStatus.parse(res[5]) if res[5] else None
+            ended = Ended(call_id, "", final, agent, kiosk, Outcome(), status)
         return Gone(ended, released_raw[0] if released_raw else None, outcome)
 
     async def sweep(self, topics: Sequence[str]) -> Outcome:

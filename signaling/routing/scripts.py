@@ -20,6 +20,7 @@ SCRIPT_NAMES = (
     "transfer",
     "gone",
     "sweep",
+    "oldest",
 )
 
 

@@ -41,7 +41,7 @@ from redis.asyncio import Redis
 import signaling.routing.engine as routing_engine
 from signaling.errors import RoutingError
 from signaling.protocol import ErrorCode
-from signaling.routing.engine import AgentProfile, Gone, Outcome, PartyKind, RoutingEngine
+from signaling.routing.engine import AgentProfile, AgentStatus, Gone, Outcome, PartyKind, RoutingEngine
 from signaling.routing.keys import Keys
 from tests.strategies import routing_agent_profiles
 
@@ -49,18 +49,18 @@ T = TypeVar("T")
 
 TOPICS = ("cash", "cards")
 CONFIGURED_TOPIC = "cards"  # has a queue config (a transfer needs one); "cash" runs on the Lua's defaults
-ESCALATION_MS = 60_000  # "cards" escalates as the product's default queue does: any language after a minute
+ESCALATION_MS = 5_000  # then "cards" takes any language (the product's default does so after a minute)
 QUEUE_CONFIG = {CONFIGURED_TOPIC: {"aging_ms": "30000", "steps": f"0:1:0,{ESCALATION_MS}:1:1"}}
 AGING_MS = {"cash": 60_000, CONFIGURED_TOPIC: 30_000}  # a priority call goes ahead of calls this much older
 KIOSKS = ("k0", "k1", "k2", "k3")
 AGENTS = ("a0", "a1", "a2")
 KINDS: tuple[PartyKind, ...] = ("kiosk", "agent")
 START_MS = 1_700_000_000_000
-RING_MS = 1_000
+RING_MS = 2_000
 COOLDOWN_MS = 30_000
 WRAP_UP_MS = 5_000
 EXTENSION_MS = 5_000
-MAX_WAIT_MS = 4_000
+MAX_WAIT_MS = 8_000
 MAX_MISSES = 2
 SHORT_PRESENCE_MS = 3_000
 FOREVER_MS = 10**9
@@ -502,6 +502,8 @@ class Model:
             call = self.calls[agent.call]
             self.release_reservation(call, agent.name, "offline")
             released, offers = call.id, self.match_topic(call.topic)
+            if offers:
+                event("a call released by a departing agent went to another")
         elif agent.state == "in_call" and agent.call:
             call = self.calls[agent.call]
             _, final, _ = self.end_call(call, "agent_disconnected", True)
@@ -679,6 +681,7 @@ class RoutingMachine(RuleBasedStateMachine):
             wrap_up_s=WRAP_UP_MS / 1000,
             wrap_up_extension_s=EXTENSION_MS / 1000,
             queues=QUEUE_CONFIG,
+            clock=self.setup.clock,
         )
         self.run(self.engine.publish_config())
         self.snapshot_script = self.redis.register_script(SNAPSHOT_LUA)
@@ -703,13 +706,31 @@ class RoutingMachine(RuleBasedStateMachine):
         assert info.value.code is code, f"refused with {info.value.code}, the model says {code}"
         event(f"refused: {code.value}")
 
+    def check_status(self, name: str, status: AgentStatus) -> None:
+        """The agent's state a script returned (what the console is told) is the model's."""
+        agent = self.model.agents[name]
+        if agent.state == "wrap_up":
+            assert (status.wrap_up_deadline_ms, status.wrap_up_extended) == (
+                agent.wrap_deadline,
+                agent.extended,
+            )
+        expected = (agent.state, agent.reason, agent.call, agent.next)
+        got = (status.state, status.reason, status.call_id, status.next_state)
+        assert got == expected, f"{name}'s status {got}; the model says {expected}"
+
     def absorb(self, outcome: Outcome, offers: list[Offer]) -> None:
         got = [(r.call_id, r.agent) for r in outcome.offers]
         assert got == offers, f"offers {got}; the model expected {offers}"
+        for r in outcome.offers:  # each offer carries the call as it is now
+            call = self.model.calls[r.call_id]
+            assert r.call is not None
+            view = (r.call.kiosk_id, r.call.topic, r.call.language, r.call.priority, r.call.created_ms)
+            assert view == (call.kiosk, call.topic, call.language, call.priority, call.created)
         if offers:
             event("offer made" if len(offers) == 1 else "several offers in one transition")
         for call_id in outcome.abandoned:
             event("a call of a vanished kiosk abandoned while matching")
+            assert outcome.abandoned_kiosks[call_id] == self.model.calls[call_id].kiosk
             self.model.abandon(call_id)
 
     def new_conn(self, member: str) -> str:
@@ -745,12 +766,14 @@ class RoutingMachine(RuleBasedStateMachine):
 
     # -------------------------------------------------------------------------------- time and presence
     @rule(
-        ms=st.sampled_from([1, RING_MS, 2 * RING_MS, SHORT_PRESENCE_MS, WRAP_UP_MS, COOLDOWN_MS, 61_000]),
+        ms=st.sampled_from([1, 1_000, RING_MS, SHORT_PRESENCE_MS, WRAP_UP_MS, COOLDOWN_MS, 61_000]),
         heartbeat=st.sampled_from((True, True, False)),
         ttl=TTLS,
+        timers=st.sampled_from((True, True, False)),
     )
-    def time_passes(self, ms: int, heartbeat: bool, ttl: int) -> None:
-        """Time passes, usually with the servers refreshing the presence of every connection they hold."""
+    def time_passes(self, ms: int, heartbeat: bool, ttl: int, timers: bool) -> None:
+        """Time passes; usually the servers keep refreshing the presence of the connections they hold,
+        and their reaper and sweep run (or, now and then, have not run yet)."""
         self.step = "neutral"
         if heartbeat:
             members = [f"kiosk:{k.id}" for k in self.model.kiosks.values() if k.conn]
@@ -758,6 +781,9 @@ class RoutingMachine(RuleBasedStateMachine):
             self.run(self.engine.refresh_presence(members, self.clock.ms + ttl))
             self.model.heartbeat(members, self.clock.ms + ttl)
         self.clock.ms += ms
+        if timers:
+            self.reaper_runs()
+            self.sweep_runs()
 
     @rule(kind=st.sampled_from(KINDS), data=st.data(), ttl=TTLS)
     def party_connects(self, kind: PartyKind, data: st.DataObject, ttl: int) -> None:
@@ -803,9 +829,11 @@ class RoutingMachine(RuleBasedStateMachine):
         if self.model.live_call(kiosk) is not None:
             self.refused(ErrorCode.WRONG_STATE, asked)
             return
-        call_id, outcome = self.run(asked)
-        self.model.enqueue(call_id, kiosk, topic, language, priority, wait)
-        self.absorb(outcome, self.model.match_topic(topic))
+        queued = self.run(asked)
+        self.model.enqueue(queued.call_id, kiosk, topic, language, priority, wait)
+        self.absorb(queued.outcome, self.model.match_topic(topic))
+        waiting = self.model.calls[queued.call_id].state == "queued"
+        assert (queued.position > 0) == waiting, f"position {queued.position}; the call waits: {waiting}"
 
     # -------------------------------------------------------------------------------------- agents
     @rule(
@@ -858,7 +886,9 @@ class RoutingMachine(RuleBasedStateMachine):
         except Refused as refused:
             self.refused(refused.code, accepting)
             return
-        assert self.run(accepting) == expected
+        accepted = self.run(accepting)
+        assert (accepted.kiosk_id, accepted.created_ms) == expected
+        self.check_status(agent, accepted.status)
         event("offer accepted")
 
     @precondition(lambda self: bool(self.calls("reserved")))
@@ -883,6 +913,7 @@ class RoutingMachine(RuleBasedStateMachine):
         assert (released.agent, released.agent_state) == expected[:2]
         event(f"offer released: {mode}, agent now {released.agent_state}")
         self.absorb(released.outcome, expected[2])
+        self.check_status(released.agent, released.status)
 
     # ------------------------------------------------------------------------------- call endings
     @precondition(lambda self: bool(self.calls(*LIVE)))
@@ -912,6 +943,9 @@ class RoutingMachine(RuleBasedStateMachine):
         got = (ended.previous_state, ended.final_state, ended.agent, ended.kiosk_id)
         assert got == (prev, final, agent, kiosk)
         self.absorb(ended.outcome, offers)
+        if agent:
+            assert ended.agent_status is not None, "a call with an agent ended without the agent's state"
+            self.check_status(agent, ended.agent_status)
 
     # ------------------------------------------------------------------------------------ wrap-ups
     def in_wrap_up(self) -> list[str]:
@@ -940,9 +974,10 @@ class RoutingMachine(RuleBasedStateMachine):
             assert done is None, f"{how} wrap-up of {name} went through before its deadline"
             return
         assert done is not None, f"{how} wrap-up of {name} was not done; the model expected it"
-        assert done[0] == expected[0]
+        assert done.call_id == expected[0]
         event(f"wrap-up ended by {how}")
-        self.absorb(done[1], expected[1])
+        self.absorb(done.outcome, expected[1])
+        self.check_status(name, done.status)
 
     @precondition(lambda self: bool(self.in_wrap_up()))
     @rule(data=st.data(), own_call=st.booleans())
@@ -956,7 +991,10 @@ class RoutingMachine(RuleBasedStateMachine):
         except Refused as refused:
             self.refused(refused.code, extending)
             return
-        assert self.run(extending) == deadline
+        status = self.run(extending)
+        assert status.wrap_up_deadline_ms == deadline
+        assert status.wrap_up_extended, "an extended wrap-up must say it cannot be extended again"
+        self.check_status(name, status)
 
     # ------------------------------------------------------------------------------------ transfers
     @precondition(lambda self: bool(self.calls("connecting")))
@@ -966,26 +1004,44 @@ class RoutingMachine(RuleBasedStateMachine):
         self.step = "matching"
         call = self.model.calls[data.draw(st.sampled_from(self.calls("connecting")))]
         to_agent = data.draw(st.sampled_from(AGENTS)) if named else ""
-        transferring = self.engine.transfer(call.id, call.agent, to_topic, to_agent, "see notes")
+        from_agent = call.agent
+        transferring = self.engine.transfer(call.id, from_agent, to_topic, to_agent, "see notes")
         try:
             kiosk, offers = self.model.transfer(call.id, call.agent, to_topic, to_agent)
         except Refused as refused:
             self.refused(refused.code, transferring)
             return
-        got_kiosk, outcome = self.run(transferring)
-        assert got_kiosk == kiosk
+        done = self.run(transferring)
+        assert done.kiosk_id == kiosk
+        assert done.topic == self.model.calls[call.id].topic
         event(f"transferred to {'an agent' if to_agent else 'a queue'}")
-        self.absorb(outcome, offers)
+        self.absorb(done.outcome, offers)
+        self.check_status(from_agent, done.status)
 
     # --------------------------------------------------------------------------------- disconnects
     @rule(data=st.data(), kind=st.sampled_from(KINDS))
     def connection_closes(self, data: st.DataObject, kind: PartyKind) -> None:
         """The current connection, a stale one, or '' (the presence reaper's: any connection)."""
         self.step = "matching"
-        party = data.draw(st.sampled_from(KIOSKS if kind == "kiosk" else AGENTS))
+        if kind == "kiosk":
+            party = _mostly(data, [k for k in KIOSKS if self.model.live_call(k)], KIOSKS)
+        else:
+            busy = [a.name for a in self.model.agents.values() if a.state in ("ringing", "in_call")]
+            party = _mostly(data, busy, AGENTS)
         conns = self.conns.get(f"{kind}:{party}", [])
         conn = data.draw(st.sampled_from([*reversed(conns), ""]))
         self.gone(kind, party, conn)
+
+    def busy_agents(self) -> list[str]:
+        return [a.name for a in self.model.agents.values() if a.state in ("ringing", "in_call") and a.conn]
+
+    @precondition(lambda self: bool(self.busy_agents()))
+    @rule(data=st.data())
+    def busy_agent_disconnects(self, data: st.DataObject) -> None:
+        """The console of an agent being rung or in a call closes (its current connection)."""
+        self.step = "matching"
+        agent = data.draw(st.sampled_from(self.busy_agents()))
+        self.gone("agent", agent, self.conns[f"agent:{agent}"][-1])
 
     def gone(self, kind: PartyKind, party: str, conn: str) -> None:
         got = self.run(self.engine.gone(kind, party, conn))
@@ -998,6 +1054,9 @@ class RoutingMachine(RuleBasedStateMachine):
         assert (ended, got.released_call) == (expected.ended, expected.released)
         event(f"{kind} gone" + (" mid-call" if ended else " while rung" if got.released_call else ""))
         self.absorb(got.outcome, expected.offers)
+        if kind == "kiosk" and got.ended and got.ended.agent:  # the agent left in the call is told its state
+            assert got.ended.agent_status is not None
+            self.check_status(got.ended.agent, got.ended.agent_status)
 
     # ------------------------------------------------------------------------------ timers and sweep
     @rule()
@@ -1041,7 +1100,10 @@ class RoutingMachine(RuleBasedStateMachine):
     @rule()
     def sweep_runs(self) -> None:
         self.step = "sweep"
-        self.absorb(self.run(self.engine.sweep(TOPICS)), self.model.sweep())
+        offers = self.model.sweep()
+        if offers:
+            event("the sweep made a match")
+        self.absorb(self.run(self.engine.sweep(TOPICS)), offers)
 
     # ----------------------------------------------------------------------------------- invariants
     @invariant()
@@ -1137,6 +1199,7 @@ class RoutingMachine(RuleBasedStateMachine):
         }
 
 
+@pytest.mark.timeout(600)  # a pass takes seconds; a failure is shrunk for up to Hypothesis's five minutes
 def test_routing_keeps_its_invariants_through_random_interleavings(
     redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1150,8 +1213,8 @@ def test_routing_keeps_its_invariants_through_random_interleavings(
     run_state_machine_as_test(
         Machine,
         settings=settings(
-            max_examples=60,
-            stateful_step_count=40,
+            max_examples=100,
+            stateful_step_count=50,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
         ),

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
+from redis.asyncio import Redis
 
 from signaling.protocol import (
     Accept,
@@ -32,6 +33,8 @@ from signaling.protocol import (
     WrapUpDone,
 )
 from signaling.queues import parse_queues
+from signaling.routing.engine import RoutingEngine
+from signaling.routing.keys import Keys
 from signaling.settings import Settings
 from signaling.store import get_call
 from tests.support import (
@@ -178,21 +181,23 @@ async def test_wrap_up_ends_on_its_own_and_may_be_extended_once(server: RunningS
     wrap = await ana.expect(AgentStateChanged, where=lambda m: m.state is AgentState.WRAP_UP)
     assert wrap.wrap_up_ends_in_s is not None
     assert wrap.wrap_up_ends_in_s <= 1.0
+    assert wrap.wrap_up_extendable is True
     await ana.send(ExtendWrapUp(call_id=call_id))
     longer = await ana.expect(AgentStateChanged, where=lambda m: (m.wrap_up_ends_in_s or 0) > 20)
-    assert longer.state is AgentState.WRAP_UP
+    assert (longer.state, longer.wrap_up_extendable) == (AgentState.WRAP_UP, False)
     await ana.send(ExtendWrapUp(call_id=call_id))
     assert (await ana.expect(Error)).code is ErrorCode.WRONG_STATE
 
     # a second call: nobody files the wrap-up, the timer does, and the agent is available again
     await ana.send(WrapUp(call_id=call_id, disposition="resolved"))
-    await ana.expect(WrapUpDone)
+    assert (await ana.expect(WrapUpDone)).by == "agent"
     second = await _kiosk(server, "k-2")
     call2 = await _ask(second)
     await ana.expect(Offer, where=lambda m: m.call_id == call2)
     await ana.send(Accept(call_id=call2))
     await second.send(Hangup(call_id=call2))
-    assert (await ana.expect(WrapUpDone, timeout=10)).call_id == call2
+    done = await ana.expect(WrapUpDone, timeout=10)
+    assert (done.call_id, done.by) == (call2, "timer")
     await ana.expect(AgentStateChanged, where=lambda m: m.state is AgentState.AVAILABLE)
     await _close(kiosk, second, ana)
 
@@ -349,6 +354,7 @@ async def test_a_supervisor_completes_a_stuck_wrap_up(server: RunningServer) -> 
             assert (await r.json())["call_id"] == call_id
     finally:
         await sue.close()
+    assert (await ana.expect(WrapUpDone)).by == "supervisor"
     await ana.expect(AgentStateChanged, where=lambda m: m.state is AgentState.AVAILABLE)
 
     async def filed() -> bool:
@@ -376,3 +382,25 @@ async def test_an_agent_who_left_during_wrap_up_is_offline_when_its_timer_ends(s
 
     await wait_until(offline)  # the 1 s wrap-up timer fires with nobody there
     await kiosk.close()
+
+
+async def test_the_board_s_oldest_wait_is_the_longest_waiting_call_not_the_first_in_line(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """A device fault goes ahead of older calls; the board still shows how long the oldest has waited."""
+    clock = [1_700_000_000_000]
+    redis = Redis.from_url(redis_url)
+    engine = RoutingEngine(redis, Keys(redis_prefix), clock=lambda: clock[0])
+    try:
+        await engine.publish_config()
+        await engine.kiosk_online("k-old", "lobby", "c1", clock[0] + 600_000)
+        await engine.kiosk_online("k-fault", "lobby", "c2", clock[0] + 600_000)
+        first = await engine.enqueue("k-old", "lobby", "cash", "en", {})
+        clock[0] += 5_000
+        fault = await engine.enqueue("k-fault", "lobby", "cash", "en", {}, priority=1)
+        assert (first.position, fault.position) == (1, 1), "the fault call goes ahead of the older one"
+        (board,) = await engine.boards(["cash"])
+        assert (board.waiting, board.oldest_created_ms) == (2, 1_700_000_000_000)
+        assert (await engine.boards(["cards"]))[0].oldest_created_ms is None  # an empty queue
+    finally:
+        await redis.aclose()

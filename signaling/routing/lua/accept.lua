@@ -1,7 +1,7 @@
 -- accept: the ringing agent accepts its offer.
 -- KEYS: none (P:call:<id>, P:agent:<name>, P:reservations, P:answered:<topic>, P:events)
 -- ARGV: prefix, now_ms, call_id, name
--- Returns: {'ok', kiosk_id, created_ms} | {'unknown_call'} | {'wrong_state', state}
+-- Returns: {'ok', kiosk_id, created_ms, agent_status} | {'unknown_call'} | {'wrong_state', state}
 local call_id, name = ARGV[3], ARGV[4]
 local ck = P .. ':call:' .. call_id
 local c = redis.call('HMGET', ck, 'state', 'agent', 'kiosk_id', 'created_ms', 'topic')
@@ -14,4 +14,4 @@ local answered = P .. ':answered:' .. c[5]
 redis.call('ZADD', answered, NOW, call_id)
 redis.call('ZREMRANGEBYSCORE', answered, '-inf', NOW - 3600000)
 emit(call_id, 'accepted', 'agent', name)
-return {'ok', c[3], c[4]}
+return {'ok', c[3], c[4], agent_status(name)}

@@ -2,7 +2,7 @@
 -- in a call or in wrap-up, the change is kept as the agent's next state and applied when that work ends.
 -- KEYS: none (P:agent:<name>, P:avail:<topic>, P:queue:<topic>, P:call:<id>, P:reservations, P:events)
 -- ARGV: prefix, now_ms, name, 'available'|'away'|'offline', reason, timeout_ms
--- Returns: {'ok', state, next, offers{call, agent, ...}, abandoned{...}}
+-- Returns: {'ok', state, next, offers{offer_entry...}, abandoned{{call, kiosk}...}, agent_status}
 local name, want, reason, timeout_ms = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 local ak = P .. ':agent:' .. name
 local state = redis.call('HGET', ak, 'state') or 'offline'
@@ -19,4 +19,5 @@ else
   redis.call('HSET', ak, 'next', '')
   set_state(name, want, reason)
 end
-return {'ok', redis.call('HGET', ak, 'state'), redis.call('HGET', ak, 'next') or '', offers, abandoned}
+return {'ok', redis.call('HGET', ak, 'state'), redis.call('HGET', ak, 'next') or '', offers, abandoned,
+  agent_status(name)}

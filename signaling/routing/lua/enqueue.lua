@@ -2,13 +2,14 @@
 -- KEYS: none (names are derived from the prefix: P:seq, P:call:<id>, P:queue:<topic>, P:kiosk:<id>,
 --       P:waits, P:events)
 -- ARGV: prefix, now_ms, call_id, kiosk_id, topic, language, priority, context_json, location, timeout_ms,
---       max_wait_ms (0: none)
--- Returns: {'ok', call_id, offers{call, agent, ...}, abandoned{call...}}
+--       max_wait_ms (0: none), answers_window_ms
+-- Returns: {'ok', call_id, offers{offer_entry...}, abandoned{{call, kiosk}...}, position (0: ringing an
+--          agent), answered in the window, agents staffed}  (the last three for the kiosk's wait estimate)
 --          {'active_call', existing_call_id} when the kiosk already has a live call
 --          {'full', max_length} when the queue holds as many calls as it may
 local call_id, kiosk, topic, language = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local priority, context, location = tonumber(ARGV[7]), ARGV[8], ARGV[9]
-local timeout_ms, max_wait_ms = tonumber(ARGV[10]), tonumber(ARGV[11])
+local timeout_ms, max_wait_ms, window_ms = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
 local kk = P .. ':kiosk:' .. kiosk
 local existing = redis.call('HGET', kk, 'call')
 if existing and is_live(redis.call('HGET', P .. ':call:' .. existing, 'state')) then
@@ -30,4 +31,8 @@ emit(call_id, 'created', 'kiosk_id', kiosk, 'topic', topic, 'language', language
   'priority', priority, 'context', context, 'location', location)
 local offers, abandoned = {}, {}
 match_topic(topic, timeout_ms, offers, abandoned)
-return {'ok', call_id, offers, abandoned}
+local rank = redis.call('ZRANK', P .. ':queue:' .. topic, call_id)
+local position = 0
+if rank then position = rank + 1 end
+local answered = redis.call('ZCOUNT', P .. ':answered:' .. topic, NOW - window_ms, '+inf')
+return {'ok', call_id, offers, abandoned, position, answered, redis.call('SCARD', P .. ':staffed:' .. topic)}

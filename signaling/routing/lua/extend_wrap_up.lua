@@ -1,7 +1,7 @@
 -- extend_wrap_up: the agent asks for more time to wrap up; granted once per call.
 -- KEYS: none (P:agent:<name>, P:wrapups)
 -- ARGV: prefix, now_ms, name, call_id
--- Returns: {'ok', new_deadline_ms} | {'wrong_state', state} | {'already_extended'}
+-- Returns: {'ok', new_deadline_ms, agent_status} | {'wrong_state', state} | {'already_extended'}
 local name, call_id = ARGV[3], ARGV[4]
 local ak = P .. ':agent:' .. name
 local a = redis.call('HMGET', ak, 'state', 'call', 'extended')
@@ -10,4 +10,4 @@ if a[3] == '1' then return {'already_extended'} end
 local deadline = tonumber(redis.call('ZSCORE', P .. ':wrapups', name) or NOW) + WRAP_UP_EXTENSION_MS
 redis.call('ZADD', P .. ':wrapups', deadline, name)
 redis.call('HSET', ak, 'extended', '1')
-return {'ok', deadline}
+return {'ok', deadline, agent_status(name)}

@@ -3,7 +3,8 @@
 --       P:staffed:<topic>, P:events)
 -- ARGV: prefix, now_ms, kind ('kiosk'|'agent'), id, conn_id ('' = expired: any connection), max_misses,
 --       timeout_ms
--- Returns: {'ok', ended{call, final_state, counterpart, ...}, released{call...}, offers{...}, abandoned{...}}
+-- Returns: {'ok', ended{call, final_state, counterpart}, released{call...}, offers{...}, abandoned{...},
+--           status of the agent left in the ended call ({} if none)}
 --          | {'superseded'} when a newer connection of the same party is live
 local kind, id, conn = ARGV[3], ARGV[4], ARGV[5]
 local max_misses, timeout_ms = tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -46,4 +47,6 @@ else
     refresh_availability(id)
   end
 end
-return {'ok', ended, released, offers, abandoned}
+local status = {}
+if kind == 'kiosk' and ended[3] and ended[3] ~= '' then status = agent_status(ended[3]) end
+return {'ok', ended, released, offers, abandoned, status}

@@ -22,7 +22,11 @@
 --   P:events             stream of routing events, consumed into the durable history
 
 local P = ARGV[1]
-local NOW = tonumber(ARGV[2])
+local NOW = tonumber(ARGV[2])  -- '' (the product): Redis's own clock, the one time every server shares
+if not NOW then
+  local t = redis.call('TIME')
+  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local CONFIG = redis.call('HMGET', P .. ':config', 'decline_cooldown_ms', 'wrap_up_ms', 'wrap_up_extension_ms')
 local DECLINE_COOLDOWN_MS = tonumber(CONFIG[1] or '30000')
 local WRAP_UP_MS = tonumber(CONFIG[2] or '120000')
@@ -90,6 +94,23 @@ local function eligible(call, name)
   local until_ms = redis.call('HGET', P .. ':call:' .. call.id .. ':declined', name)
   if until_ms and tonumber(until_ms) > NOW then return false end
   return present('agent:' .. name)
+end
+
+-- What the agent's console is told of an offer, so the server announces it without reading the call.
+local function offer_entry(call_id, name)
+  local c = redis.call('HMGET', P .. ':call:' .. call_id, 'kiosk_id', 'location', 'topic', 'language',
+    'created_ms', 'context', 'priority', 'notes')
+  return {call_id, name, c[1] or '', c[2] or '', c[3] or '', c[4] or '', c[5] or '0', c[6] or '{}',
+    c[7] or '0', c[8] or ''}
+end
+
+-- An agent's state as the console shows it: {state, reason, call, next, wrap-up deadline ms or '',
+-- wrap-up extended ('1' or '')}.
+local function agent_status(name)
+  local a = redis.call('HMGET', P .. ':agent:' .. name, 'state', 'reason', 'call', 'next', 'extended')
+  local deadline = ''
+  if a[1] == 'wrap_up' then deadline = redis.call('ZSCORE', P .. ':wrapups', name) or '' end
+  return {a[1] or 'offline', a[2] or '', a[3] or '', a[4] or '', deadline, a[5] or ''}
 end
 
 local function call_info(call_id)
@@ -177,7 +198,7 @@ local function reserve(call, name, timeout_ms)
 end
 
 -- Offer the best waiting calls of one topic to the longest-idle agents who may take them. Calls whose
--- kiosk has gone are abandoned instead. Appends to offers {call, agent, ...} and abandoned {call, ...}.
+-- kiosk has gone are abandoned instead. Appends to offers {offer_entry...} and abandoned {{call, kiosk}...}.
 local function match_topic(topic, timeout_ms, offers, abandoned)
   local qkey, akey = P .. ':queue:' .. topic, P .. ':avail:' .. topic
   while redis.call('ZCARD', akey) > 0 do
@@ -189,13 +210,12 @@ local function match_topic(topic, timeout_ms, offers, abandoned)
       local call = call_info(cid)
       if not present('kiosk:' .. call.kiosk) then
         finish_call(cid, 'abandoned', 'kiosk_disconnected')
-        abandoned[#abandoned + 1] = cid
+        abandoned[#abandoned + 1] = {cid, call.kiosk}
       else
         for _, name in ipairs(agents) do
           if eligible(call, name) then
             reserve(call, name, timeout_ms)
-            offers[#offers + 1] = cid
-            offers[#offers + 1] = name
+            offers[#offers + 1] = offer_entry(cid, name)
             matched = true
             break
           end
@@ -221,7 +241,7 @@ local function match_agent(name, timeout_ms, offers, abandoned)
         if best_score ~= nil and score >= best_score then break end
         if not present('kiosk:' .. call.kiosk) then
           finish_call(call.id, 'abandoned', 'kiosk_disconnected')
-          abandoned[#abandoned + 1] = call.id
+          abandoned[#abandoned + 1] = {call.id, call.kiosk}
         elseif eligible(call, name) then
           best, best_score = call, score
           break
@@ -230,8 +250,7 @@ local function match_agent(name, timeout_ms, offers, abandoned)
     end
     if best == nil then break end
     reserve(best, name, timeout_ms)
-    offers[#offers + 1] = best.id
-    offers[#offers + 1] = name
+    offers[#offers + 1] = offer_entry(best.id, name)
   end
 end
 

@@ -3,7 +3,7 @@
 -- a crashed process did not.
 -- KEYS: none (P:queue:<topic>, P:avail:<topic> and everything match_topic touches)
 -- ARGV: prefix, now_ms, timeout_ms, topic...
--- Returns: {offers{call, agent, ...}, abandoned{call...}}
+-- Returns: {offers{offer_entry...}, abandoned{{call, kiosk}...}}
 local timeout_ms = tonumber(ARGV[3])
 local offers, abandoned = {}, {}
 for i = 4, #ARGV do

@@ -3,7 +3,8 @@
 -- and the transferring agent goes to wrap-up.
 -- KEYS: none (P:call:<id>, P:queue:<topic>, P:agent:<name>, P:avail:<topic>, P:reservations, P:events)
 -- ARGV: prefix, now_ms, call_id, from_agent, to_topic ('' = keep), to_agent ('' = any), notes, timeout_ms
--- Returns: {'ok', kiosk_id, offers{...}, abandoned{...}} | {'unknown_call'} | {'wrong_state', state}
+-- Returns: {'ok', kiosk_id, offers{...}, abandoned{...}, from_agent_status, topic} | {'unknown_call'}
+--          | {'wrong_state', state}
 --          | {'agent_unavailable'} | {'unknown_topic'}
 local call_id, from, to_topic, to_agent, notes = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local timeout_ms = tonumber(ARGV[8])
@@ -35,9 +36,9 @@ set_state(from, 'wrap_up', '')
 local offers, abandoned = {}, {}
 if to_agent ~= '' then
   reserve(call_info(call_id), to_agent, timeout_ms)
-  offers = {call_id, to_agent}
+  offers = {offer_entry(call_id, to_agent)}
 else
   redis.call('ZADD', P .. ':queue:' .. topic, tonumber(c[6]), call_id)
   match_topic(topic, timeout_ms, offers, abandoned)
 end
-return {'ok', c[3], offers, abandoned}
+return {'ok', c[3], offers, abandoned, agent_status(from), topic}

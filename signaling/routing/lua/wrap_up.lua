@@ -3,7 +3,7 @@
 -- KEYS: none (P:agent:<name>, P:wrapups, P:avail:<topic>, P:queue:<topic>, P:call:<id>, P:events)
 -- ARGV: prefix, now_ms, name, call_id ('' = whichever), disposition, notes, how ('agent'|'timer'|
 --       'supervisor'), timeout_ms
--- Returns: {'ok', call_id, offers{...}, abandoned{...}} | {'wrong_state', state} | {'not_due'}
+-- Returns: {'ok', call_id, offers{...}, abandoned{...}, agent_status} | {'wrong_state', state} | {'not_due'}
 local name, call_id, disposition, notes, how = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local timeout_ms = tonumber(ARGV[8])
 local ak = P .. ':agent:' .. name
@@ -16,4 +16,4 @@ end
 finish_wrap_up(name, a[2], disposition, notes, how)
 local offers, abandoned = {}, {}
 match_agent(name, timeout_ms, offers, abandoned)
-return {'ok', a[2], offers, abandoned}
+return {'ok', a[2], offers, abandoned, agent_status(name)}
