@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -37,7 +38,7 @@ SHUTDOWN_GRACE_S = 5.0
 
 
 @contextlib.asynccontextmanager
-async def _redis(settings: Settings) -> AsyncIterator[Redis]:
+async def _redis(settings: Settings) -> AsyncIterator[tuple[Redis, str]]:
     embedded = None
     url = settings.redis_url
     if url is None:
@@ -53,7 +54,7 @@ async def _redis(settings: Settings) -> AsyncIterator[Redis]:
             await redis.ping()
         except (OSError, RedisError) as exc:
             raise StartupError(f"cannot reach Redis ({_where(url)}): {exc}") from None
-        yield redis
+        yield redis, url
     finally:
         await redis.aclose()
         if embedded is not None:
@@ -62,18 +63,24 @@ async def _redis(settings: Settings) -> AsyncIterator[Redis]:
 
 async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    async with _redis(settings) as redis:
+    async with _redis(settings) as (redis, redis_url):
         db = await Database.connect(settings.effective_database_url)
         try:
             if not await db.ping():
                 raise StartupError(f"cannot reach the database ({db.dialect}); check --database-url")
             await db.migrate()
-            services = Services.build(settings, redis, db)
+            services = Services.build(settings, redis, db, redis_url)
             app[SERVICES] = services
             await services.engine.publish_config()
+            # a Redis that came back empty (restarted without persistence) needs the routing rules again
+            services.delivery.on_resubscribed.append(services.engine.publish_config)
             await services.delivery.start()
             tasks: set[asyncio.Task[None]] = set()
             start_background(services, tasks)
+            # what start-up made lives as long as the process: keep it out of the collector's full scans,
+            # which otherwise pause the event loop for milliseconds
+            gc.collect()
+            gc.freeze()
             log.info("server ready (database: %s)", db.dialect)
             yield
             for task in list(tasks):

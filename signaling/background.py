@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from signaling.errors import RoutingError
+from signaling.history_worker import HistoryChild, child_env
 from signaling.routing.engine import now_ms
 from signaling.services import Services
 
@@ -94,8 +95,11 @@ def start_background(services: Services, group: set[asyncio.Task[None]]) -> None
         "presence": _every(s.kiosk_presence_ttl_s / 3, lambda: refresh_presence(services), "presence"),
         "queue-positions": _every(1.0, services.queue_watcher.tick, "queue positions"),
         "sweep": _every(1.0, lambda: sweep(services), "sweep"),
-        "history": services.history.run(),
     }
+    if s.history == "in_process":
+        loops["history"] = services.history.run()
+    elif s.history == "child":
+        loops["history"] = HistoryChild(child_env(s, services.redis_url)).run()
     for name, coro in loops.items():
         task = asyncio.create_task(coro, name=name)
         group.add(task)

@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from signaling.errors import CliError
 from signaling.queues import QueueConfigError, QueueSet, default_queues, load_queues
@@ -111,6 +111,12 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
         "--wrap-up-time", type=_seconds, default=120.0, help="seconds before wrap-up ends on its own"
     )
     p.add_argument("--wrap-up-extension", type=_seconds, default=60.0, help="seconds an agent may add, once")
+    p.add_argument(
+        "--history",
+        choices=("child", "in-process", "external"),
+        default="child",
+        help="who stores call history: a child process (default), this process, or `kiosk-assist history`",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the whole product on this machine, with simulated kiosks")
     _add_server_args(demo)
     demo.add_argument("--kiosks", type=int, default=3, help="how many simulated kiosks ask for help")
+    history = sub.add_parser("history", help="store call history from Redis into the database")
+    _add_store_args(history)
+    history.add_argument("--redis-url", help="the servers' Redis URL (required)")
+    history.add_argument("--redis-prefix", type=_prefix, help="the servers' key prefix")
+    history.add_argument("--until-stdin-closes", action="store_true", help=argparse.SUPPRESS)
 
     users = sub.add_parser("users", help="staff accounts").add_subparsers(dest="action", required=True)
     add = users.add_parser("add", help="create a staff account; the password is read from stdin")
@@ -193,7 +204,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
         ice_servers=tuple(getattr(args, "ice_server", ())),
         allowed_origins=tuple(getattr(args, "allowed_origin", ())),
         reservation_timeout_s=getattr(args, "reservation_timeout", 20.0),
+        history=_history_mode(getattr(args, "history", "in-process")),
     )
+
+
+def _history_mode(value: str) -> Literal["child", "in_process", "external"]:
+    return "child" if value == "child" else "external" if value == "external" else "in_process"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -224,6 +240,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         secret = asyncio.run(commands.enroll(settings_from(args), args.kiosk_id, args.location))
         _print_enrolment(args.kiosk_id, args.location, secret, as_json=args.json)
         return 0
+    if args.command == "history":
+        from signaling.history_worker import run_history
+
+        settings = settings_from(args)
+        if settings.redis_url is None:
+            raise CliError("give the servers' Redis with --redis-url or KIOSK_ASSIST_REDIS_URL")
+        return asyncio.run(run_history(settings, until_stdin_closes=args.until_stdin_closes))
     if args.command == "kiosk":
         from kiosk_client.cli import run_kiosk
 

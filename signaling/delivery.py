@@ -3,6 +3,10 @@
 A process delivers directly to connections it holds and publishes on Redis for the rest; every process
 listens on one pattern subscription and hands matching messages to its local connections. Messages from
 one process to one address keep their order (Redis pub/sub preserves per-connection order).
+
+If the subscription's connection fails (Redis restarted, failed over, or the network dropped), the listener
+subscribes again with backoff, reports ``subscribed`` false meanwhile (the server is then not ready), and
+runs its ``on_resubscribed`` callbacks once it is back (to restore what a Redis that lost its data needs).
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
 from signaling.protocol import ServerMessage, encode
 from signaling.routing.keys import Keys
@@ -25,6 +30,10 @@ SUPERSEDED = "\x00superseded:"
 """Control payload: a newer connection of the same party took over; older ones close themselves."""
 
 
+RESUBSCRIBE_DELAYS_S = (0.1, 0.3, 1.0, 2.0, 5.0)
+"""Waits before each new attempt to subscribe after the subscription failed (then the last, repeatedly)."""
+
+
 class Delivery:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
@@ -32,12 +41,25 @@ class Delivery:
         self._local: dict[str, Sink] = {}
         self._pubsub: PubSub | None = None
         self._task: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        self.subscribed = False
+        """Whether messages from other processes reach this one now."""
+        self.on_resubscribed: list[Callable[[], Awaitable[None]]] = []
 
     async def start(self) -> None:
+        await self._subscribe()
+        self._task = asyncio.create_task(self._listen(), name="delivery-listener")
+
+    async def _subscribe(self) -> None:
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.psubscribe(self._keys.channel("*"))
-        self._task = asyncio.create_task(self._listen(), name="delivery-listener")
+        self.subscribed = True
+
+    async def _unsubscribe(self) -> None:
+        self.subscribed = False
+        if self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._pubsub = None
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -45,11 +67,28 @@ class Delivery:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-            self._pubsub = None
+        await self._unsubscribe()
 
     async def _listen(self) -> None:
+        failures = 0
+        while True:
+            try:
+                if self._pubsub is None:
+                    await self._subscribe()
+                    log.warning("delivery: subscribed again after %d failed attempts", failures)
+                    failures = 0
+                    for callback in self.on_resubscribed:
+                        await callback()
+                await self._relay()
+                raise ConnectionError("the subscription ended")
+            except (RedisError, OSError) as exc:
+                if self.subscribed or failures == 0:
+                    log.warning("delivery: subscription to Redis lost (%s); subscribing again", exc)
+                await self._unsubscribe()
+                await asyncio.sleep(RESUBSCRIBE_DELAYS_S[min(failures, len(RESUBSCRIBE_DELAYS_S) - 1)])
+                failures += 1
+
+    async def _relay(self) -> None:
         assert self._pubsub is not None
         prefix_len = len(self._keys.channel(""))
         async for item in self._pubsub.listen():

@@ -48,9 +48,10 @@ class EmbeddedRedis:
         self.url = f"redis://127.0.0.1:{port}/0"
 
     @classmethod
-    async def start(cls, data_dir: Path, *, timeout: float = 10.0) -> EmbeddedRedis:
+    async def start(cls, data_dir: Path, *, port: int | None = None, timeout: float = 10.0) -> EmbeddedRedis:
+        """Start on ``port`` (a free one if None); data in ``data_dir`` survives a stop and a new start."""
         data_dir = await asyncio.to_thread(_prepare, data_dir)
-        port = _free_port()
+        port = port or _free_port()
         args = [
             "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
             "--appendonly", "yes", "--appendfilename", "kiosk-assist.aof", "--save", "",

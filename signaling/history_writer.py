@@ -4,6 +4,11 @@ Events are written by the Lua scripts in the same atomic step as the state chang
 is lost if a server dies right after a transition. Every process runs a consumer in one consumer group;
 an event is acknowledged only after its database transaction commits, and storing is idempotent by the
 event's stream id, so a redelivery (after a crash) stores nothing twice.
+
+The writer shares the server's event loop, so it stores in batches: after storing some events it waits
+``interval_s`` before reading again, and what arrived meanwhile is stored in one transaction. An idle
+stream costs nothing (the read blocks in Redis); a full batch is followed at once by the next (a backlog);
+``drain`` cuts the wait short.
 """
 
 from __future__ import annotations
@@ -49,13 +54,20 @@ def parse_entries(entries: list[Any]) -> list[RoutingEvent]:
 
 
 class HistoryWriter:
-    def __init__(self, redis: Redis, keys: Keys, db: Database, batch: int = 500) -> None:
+    def __init__(
+        self, redis: Redis, keys: Keys, db: Database, batch: int = 500, interval_s: float = 0.1
+    ) -> None:
         self._redis = redis
         self._keys = keys
         self._db = db
         self._batch = batch
+        self._interval_s = interval_s
         self.consumer = f"history-{uuid.uuid4().hex[:12]}"
         self._stepped = asyncio.Event()
+        """Set (and replaced by a fresh one) after every step of ``run``."""
+        self._hurry = asyncio.Event()
+        """Set while a ``drain`` waits: ``run`` reads again at once instead of waiting out its interval."""
+        self._drains = 0
 
     async def setup(self) -> None:
         try:
@@ -101,11 +113,15 @@ class HistoryWriter:
         loops = 0
         while True:
             try:
-                await self.step()
+                _raise_if_cancelled()
+                stored = await self.step()
                 self._stepped.set()
+                self._stepped = asyncio.Event()
                 loops += 1
                 if loops % 30 == 0:
                     await self.reclaim()
+                if 0 < stored < self._batch:
+                    await self._gather()
             except asyncio.CancelledError:
                 raise
             except ResponseError as exc:
@@ -117,13 +133,28 @@ class HistoryWriter:
                 log.exception("history writer failed; retrying")
                 await asyncio.sleep(1.0)  # back off before retrying a failing database or Redis
 
+    async def _gather(self) -> None:
+        """Let the next batch gather: ``interval_s``, or until a ``drain`` asks (pacing, not syncing)."""
+        _raise_if_cancelled()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._hurry.wait(), self._interval_s)
+
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait until every event written so far is stored (for tests and orderly shutdown)."""
-        async with asyncio.timeout(timeout):
-            while not await self._caught_up():
-                self._stepped.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stepped.wait(), 1.0)
+        self._drains += 1
+        self._hurry.set()
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    stepped = self._stepped  # taken before the check, so a step during it is not missed
+                    if await self._caught_up():
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stepped.wait(), 1.0)
+        finally:
+            self._drains -= 1
+            if not self._drains:
+                self._hurry.clear()
 
     async def _caught_up(self) -> bool:
         stream = await self._redis.xinfo_stream(self._keys.events)
@@ -133,6 +164,15 @@ class HistoryWriter:
             return False
         last = _stream_id(_s(stream["last-generated-id"]))
         return int(group["pending"]) == 0 and _stream_id(_s(group["last-delivered-id"])) >= last
+
+
+def _raise_if_cancelled() -> None:
+    """Raise the cancellation redis-py may have lost: a task cancelled in the middle of a command (seen
+    with redis-py 8.1) can go on with ``cancelling()`` set and no CancelledError, and the writer would then
+    outlive the shutdown that cancelled it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _stream_id(value: str) -> tuple[int, int]:

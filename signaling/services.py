@@ -34,11 +34,13 @@ class Services:
     queue_watcher: QueueWatcher
     history: HistoryWriter
     connections: ConnectionRegistry
+    redis_url: str = ""
+    """The Redis the server uses (the embedded one's too), for the processes it starts."""
     draining: bool = False
     """Set at shutdown: sockets closing then leave their calls to the reconnect grace, not end them."""
 
     @classmethod
-    def build(cls, settings: Settings, redis: Redis, db: Database) -> Services:
+    def build(cls, settings: Settings, redis: Redis, db: Database, redis_url: str = "") -> Services:
         keys = Keys(settings.redis_prefix)
         engine = RoutingEngine(
             redis,
@@ -54,6 +56,7 @@ class Services:
         return cls(
             settings=settings,
             redis=redis,
+            redis_url=redis_url,
             db=db,
             keys=keys,
             engine=engine,

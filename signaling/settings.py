@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from signaling.queues import QueueSet, default_queues
 
@@ -42,6 +43,10 @@ class Settings:
     reaper_interval_s: float = 0.25
     average_handle_s: float = 120.0
     """Seed for the estimated wait shown to kiosks."""
+    history: Literal["child", "in_process", "external"] = "in_process"
+    """Who moves routing events into the database: a child process the server keeps running (``serve``'s
+    default: its database work never pauses the server), the server's own event loop, or a separately run
+    ``kiosk-assist history``."""
 
     @property
     def topics(self) -> tuple[str, ...]:

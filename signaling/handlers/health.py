@@ -1,4 +1,5 @@
-"""``/healthz`` (process alive), ``/readyz`` (Redis and the database answer), ``/metrics`` (Prometheus)."""
+"""``/healthz`` (process alive), ``/readyz`` (Redis and the database answer, messages from other processes
+arrive, and the process is not shutting down), ``/metrics`` (Prometheus)."""
 
 from __future__ import annotations
 
@@ -26,13 +27,18 @@ async def _redis_ok(request: web.Request) -> bool:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
     redis_ok = await _redis_ok(request)
-    db_ok = await request.app[SERVICES].db.ping()
-    ready = redis_ok and db_ok
-    return web.json_response(
-        {"status": "ready" if ready else "not_ready", "redis": redis_ok, "database": db_ok},
-        status=200 if ready else 503,
-    )
+    db_ok = await services.db.ping()
+    delivery_ok = services.delivery.subscribed
+    ready = redis_ok and db_ok and delivery_ok and not services.draining
+    body = {
+        "status": "ready" if ready else "draining" if services.draining else "not_ready",
+        "redis": redis_ok,
+        "database": db_ok,
+        "delivery": delivery_ok,
+    }
+    return web.json_response(body, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -210,6 +210,23 @@ async def test_an_event_before_its_call_was_created_keeps_a_placeholder(db: Data
     )
 
 
+async def test_a_large_batch_of_interleaved_calls_is_stored_whole(db: Database) -> None:
+    calls = [lifecycle(f"call-{n}") for n in range(60)]
+    interleaved = [step for steps in zip(*calls, strict=True) for step in steps]
+    events = [
+        RoutingEvent(f"{T0}-{i}", e.call_id, e.kind, e.at_ms, e.fields) for i, e in enumerate(interleaved)
+    ]
+    await apply_events(db, events[:90])  # some calls known already, and changed, in the next batch
+
+    assert await apply_events(db, events) == len(events) - 90
+
+    assert await stored_events(db) == len(events)
+    for n in (0, 17, 59):
+        record = await call(db, f"call-{n}")
+        assert (record.state, record.agent, record.disposition) == (CallState.COMPLETED, "bob", "resolved")
+        assert [e.kind for e in record.events] == [e.kind for e in lifecycle()]
+
+
 @pytest.mark.parametrize(
     "bad",
     [
