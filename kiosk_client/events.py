@@ -28,6 +28,7 @@ def describe(record: dict[str, Any]) -> str | None:
         "chat_sent": f"You: {record.get('text', '')}",
         "reconnecting": "Connection lost; reconnecting...",
         "reconnected": "Reconnected.",
+        "call_lost": "The connection was lost for too long and the call has ended. Please try again.",
         "ended": "The call has ended. Thank you.",
         "error": f"Sorry: {record.get('message', 'something went wrong')}",
     }

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from kiosk_client.events import EventLog, describe
 from kiosk_client.peer import KioskPeer
-from kiosk_client.signaling_client import KioskSignaling
+from kiosk_client.signaling_client import KioskSignaling, SignalingError, reconnect_delays
 from media import MediaSource, open_media
 from signaling.protocol import (
     AgentJoined,
@@ -90,12 +90,40 @@ class KioskRunner:
                         context=self.options.context,
                     )
                 )
-            async for message in self.signaling.messages():
-                if await self._handle(message):
-                    break
-            return self.result
+            while True:
+                async for message in self.signaling.messages():
+                    if await self._handle(message):
+                        return self.result
+                if self.signaling.replaced:
+                    self.events.write("error", code="replaced", message="another connection of this kiosk")
+                    return self.result
+                if not await self._reconnect() and self.options.exit_after_call:
+                    return self.result
         finally:
             await self.close()
+
+    async def _reconnect(self) -> bool:
+        """The socket dropped: connect again with backoff. The server keeps this kiosk's queue place or
+        call for its grace period (media, peer to peer, carries on meanwhile); False if the call is gone."""
+        self.events.write("reconnecting", call_id=self.call_id)
+        for delay in reconnect_delays():
+            await asyncio.sleep(delay)  # backoff between attempts, not synchronisation
+            try:
+                welcome = await self.signaling.connect()
+            except SignalingError as exc:
+                if exc.fatal:
+                    raise
+                log.info("reconnect failed: %s", exc)
+                continue
+            self.events.write("reconnected", call_id=welcome.call_id)
+            if self.call_id is not None and welcome.call_id != self.call_id:
+                # the call ended while we were away (the grace period ran out, or the agent hung up)
+                self.events.write("call_lost", call_id=self.call_id, reason="ended while disconnected")
+                await self._end_peer()
+                self.call_id = None
+                return False
+            return True
+        raise AssertionError("reconnect_delays never ends")
 
     async def _handle(self, message: ServerMessage) -> bool:
         """Act on one server message; True when this run is over."""

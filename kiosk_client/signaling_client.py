@@ -40,6 +40,10 @@ def websocket_url(server: str, path: str) -> str:
     return base + path
 
 
+CLOSE_SUPERSEDED = 4001
+"""Close code: another connection of this kiosk (a second copy of the program?) replaced this one."""
+
+
 def reconnect_delays() -> Iterator[float]:
     """About 0, 0.3, 1.2, 2.7, 4.8 s, then every 7 s, each with up to 20 % jitter."""
     for base in (0.0, 0.3, 1.2, 2.7, 4.8):
@@ -88,12 +92,18 @@ class KioskSignaling:
         await self._ws.send_str(encode(message))
 
     async def messages(self) -> AsyncIterator[ServerMessage]:
+        """The server's messages until the socket closes (then ``replaced`` says whether to reconnect)."""
         assert self._ws is not None
         async for msg in self._ws:
             if msg.type == aiohttp.WSMsgType.TEXT:
                 yield decode_server(msg.data)
             elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
                 break
+
+    @property
+    def replaced(self) -> bool:
+        """The server closed this socket because a newer connection of this kiosk took over."""
+        return self._ws is not None and self._ws.close_code == CLOSE_SUPERSEDED
 
     async def close(self) -> None:
         if self._ws is not None:

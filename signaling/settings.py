@@ -28,6 +28,8 @@ class Settings:
     """The help topics kiosks may ask for, each a queue with its rules (see signaling/queues.py)."""
     dispositions: tuple[str, ...] = DEFAULT_DISPOSITIONS
     reservation_timeout_s: float = 20.0
+    reconnect_grace_s: float = 30.0
+    """A kiosk or agent whose connection drops keeps its queue place, call or reservation this long."""
     kiosk_presence_ttl_s: float = 15.0
     agent_presence_ttl_s: float = 15.0
     session_ttl_s: float = 12 * 3600.0

@@ -144,6 +144,17 @@ class Client:
         finally:
             await self.http.close()
 
+    async def drop(self) -> None:
+        """Lose the connection without a goodbye (no close frame), as a failing network does."""
+        cut(self.ws)
+        await self._reader
+        await self.http.close()
+
+
+def cut(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """Break a client socket's TCP connection at once: no close frame, as when a network fails."""
+    ws._writer.transport.abort()  # no public way to cut a client socket
+
 
 async def connect_kiosk(server: RunningServer, kiosk_id: str, secret: str) -> Client:
     http = aiohttp.ClientSession()

@@ -78,16 +78,27 @@ class PartySession(ABC, Generic[M]):
         s.connections.remove(self.member, self.conn)
         self._count()
         self.forget()
+        said_goodbye = self.conn.ws.close_code == WSCloseCode.OK and not s.draining
         self.conn.close_soon(1000, "")
         try:
-            if not s.draining:  # at shutdown, presence expiry decides if the party really left
+            if said_goodbye:
                 await asyncio.shield(self._leave())
+            else:
+                await asyncio.shield(self._dropped())
         except RedisError as exc:  # presence expiry will take the party out of routing instead
             log.warning("%s: could not record leaving (%s); presence expiry will", self.member, exc)
         finally:
             await writer
 
+    async def _dropped(self) -> None:
+        """The connection dropped (or this server is shutting down): the party may come back, here or to
+        another server, within the grace period and carry on; if not, the reaper takes it out of routing."""
+        grace = self.s.settings.reconnect_grace_s
+        if await self.s.engine.left(self.kind, self.party_id, self.conn.conn_id, grace):
+            log.info("%s dropped; keeping its place for %.0f s", self.member, grace)
+
     async def _leave(self) -> None:
+        """The client closed its socket normally: it has gone; its waiting call ends, its offer moves on."""
         gone = await self.s.engine.gone(self.kind, self.party_id, self.conn.conn_id)
         log.info("%s disconnected", self.member)
         if gone is not None:

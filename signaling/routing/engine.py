@@ -535,6 +535,12 @@ class RoutingEngine:
             ended = Ended(call_id, "", final, agent, kiosk, Outcome(), status)
         return Gone(ended, released_raw[0] if released_raw else None, outcome)
 
+    async def left(self, kind: PartyKind, party: str, conn_id: str, grace_s: float) -> bool:
+        """A connection dropped: keep the party's place, call or reservation for ``grace_s`` seconds;
+        False when a newer connection of the party has taken over already."""
+        res = await self._run("left", kind, party, conn_id, int(grace_s * 1000))
+        return _s(res[0]) == "ok"
+
     async def sweep(self, topics: Sequence[str]) -> Outcome:
         """Match again wherever calls wait while agents are available (decline cooldowns, lost matches)."""
         res = await self._run("sweep", self.timeout_ms, *topics)

@@ -21,6 +21,7 @@ SCRIPT_NAMES = (
     "gone",
     "sweep",
     "oldest",
+    "left",
 )
 
 

@@ -13,7 +13,7 @@ from kiosk_client.session import KioskOptions, KioskRunner
 from media import read_frame_counter, tone_level
 from signaling.protocol import Accept, CallAccepted, CallEnded, Hangup, Offer, SetState
 from tests.agent_peer import AgentPeer
-from tests.support import RunningServer, connect_agent, wait_until
+from tests.support import RunningServer, connect_agent, cut, wait_until
 
 MEDIA_WAIT_S = 20.0
 
@@ -154,3 +154,53 @@ async def test_the_kiosk_command_records_the_agents_media_and_logs_its_events(
     ended = [e for e in _events(events_file) if e["event"] == "ended"]
     assert ended
     assert ended[0]["reason"] == "agent_hangup"
+
+
+async def test_a_call_survives_the_kiosk_losing_its_signalling_connection(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    """Media flows peer to peer; the kiosk reconnects with backoff, the server kept its call meanwhile, and
+    the call goes on and ends normally on the new connection."""
+    secret = await server.enroll("k-flaky", "Branch with a flaky line")
+    agent = await connect_agent(server, "dan", await server.add_agent("dan", skills=("cash",)))
+    await agent.send(SetState(state="available"))
+    events_file = tmp_path / "events.jsonl"
+    runner = KioskRunner(
+        KioskOptions(
+            server=server.url, kiosk_id="k-flaky", secret=secret, request_help="cash", events=events_file
+        )
+    )
+    kiosk_task = asyncio.create_task(runner.run())
+    peer = AgentPeer()
+    try:
+        offer = await agent.expect(Offer)
+        await agent.send(Accept(call_id=offer.call_id))
+        await peer.answer(agent, await agent.expect(CallAccepted))
+        await wait_until(lambda: _has(peer.consumers, "video"), MEDIA_WAIT_S)
+        await peer.consumers["video"].wait_for_frames(10, MEDIA_WAIT_S)
+
+        assert runner.signaling._ws is not None
+        cut(runner.signaling._ws)
+
+        async def reconnected() -> dict[str, object] | None:
+            return next((e for e in _events(events_file) if e["event"] == "reconnected"), None)
+
+        back = await wait_until(reconnected, MEDIA_WAIT_S, "the kiosk to reconnect")
+        assert back["call_id"] == offer.call_id  # the server kept the call for it
+        before = read_frame_counter(await peer.consumers["video"].wait_for_frames(1, MEDIA_WAIT_S))
+        after = read_frame_counter(await peer.consumers["video"].wait_for_frames(15, MEDIA_WAIT_S))
+        assert before is not None
+        assert after is not None
+        assert after > before  # the media never stopped
+
+        await agent.send(Hangup(call_id=offer.call_id))
+        ended = await asyncio.wait_for(kiosk_task, MEDIA_WAIT_S)  # told on its new connection
+        assert ended is not None
+        assert (ended.state.value, ended.reason) == ("completed", "agent_hangup")
+        kinds = [e["event"] for e in _events(events_file)]
+        assert kinds.index("connected") < kinds.index("reconnecting") < kinds.index("reconnected")
+    finally:
+        kiosk_task.cancel()
+        await asyncio.gather(kiosk_task, return_exceptions=True)
+        await peer.close()
+        await agent.close()

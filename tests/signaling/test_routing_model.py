@@ -199,7 +199,9 @@ class Model:
         return agent.presence is not None and agent.presence > self.now
 
     def offerable(self, agent: MAgent) -> bool:
-        return agent.state in ("available", "ringing", "in_call") and agent.load < agent.profile.capacity
+        """Free to be rung: the state allows it, there is room, and a console is connected to ring."""
+        busy = agent.state in ("available", "ringing", "in_call") and agent.load < agent.profile.capacity
+        return busy and bool(agent.conn)
 
     def eligible(self, call: MCall, agent: MAgent) -> bool:
         any_language = call.topic == CONFIGURED_TOPIC and self.now - call.created >= ESCALATION_MS

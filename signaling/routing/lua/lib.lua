@@ -120,9 +120,10 @@ end
 
 -- ------------------------------------------------------------------------------ availability
 local function offerable(name)
-  local a = redis.call('HMGET', P .. ':agent:' .. name, 'state', 'load', 'capacity')
+  local a = redis.call('HMGET', P .. ':agent:' .. name, 'state', 'load', 'capacity', 'conn')
   local state = a[1]
   if state == 'away' or state == 'offline' or state == 'wrap_up' or not state then return false end
+  if not a[4] or a[4] == '' then return false end  -- the console dropped: rejoining, not to be rung
   return tonumber(a[2] or '0') < tonumber(a[3] or '1')
 end
 
