@@ -40,6 +40,7 @@ class ErrorCode(enum.StrEnum):
     QUEUE_FULL = "queue_full"
     AGENT_UNAVAILABLE = "agent_unavailable"
     ALREADY_CONNECTED = "already_connected"
+    RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 

@@ -9,6 +9,8 @@ from typing import Any, get_args
 import msgspec
 
 from signaling import protocol as p
+from signaling.handlers.inbound_limits import FLOOD_FACTOR, MAX_FRAME_BYTES
+from signaling.settings import Settings
 
 SECTIONS: tuple[tuple[str, Any], ...] = (
     ("Kiosk → server (`/ws/kiosk`)", p.KioskInbound),
@@ -16,15 +18,22 @@ SECTIONS: tuple[tuple[str, Any], ...] = (
     ("Server → kiosk or agent", p.ServerMessage),
 )
 ENUMS = (p.ErrorCode, p.CallState, p.AgentState, p.EndReason)
+_RATE, _BURST = Settings.client_messages_per_s, Settings.client_message_burst
 
 INTRO = f"""# Kiosk Assist wire protocol (version {p.PROTOCOL_VERSION})
 
 Generated from `signaling/protocol.py` by `python -m signaling.protocol_docs`; do not edit by hand.
 
 Every message is one JSON object in one WebSocket text frame, tagged by its `type`. Unknown fields, unknown
-types, wrong types and frames over {p.MAX_MESSAGE_BYTES // 1024} KiB are refused with an `error` message (the
-connection stays open; an oversized frame closes it with code 1009). A kiosk's first message must be `hello`;
-an agent's socket is authenticated by the session cookie from `POST /api/login`.
+types, wrong types and frames over {p.MAX_MESSAGE_BYTES // 1024} KiB (of UTF-8) are refused with an `error`
+message and change nothing; the connection stays open. Only a frame over {MAX_FRAME_BYTES // 1024} KiB closes
+it (code 1009), as does a text frame that is not UTF-8 (1007). A kiosk's first message must be `hello`; an
+agent's socket is authenticated by the session cookie from `POST /api/login`.
+
+Each socket may send {_RATE:g} messages a second on average and {_BURST} at once (the server's defaults,
+`client_messages_per_s` and `client_message_burst`); a message over that is not acted on and is refused
+with `rate_limited` (said at most once a second, `ref` naming the message's type). A client refused
+{FLOOD_FACTOR} times its burst without letting its allowance fill up again is disconnected (code 1008).
 
 Call flow:
 1. kiosk `help_request` → kiosk `queued` (position, estimated wait; pushed again when they change, at most

@@ -37,6 +37,12 @@ class Settings:
     """STUN/TURN URLs handed to both parties; empty means host candidates only (same network)."""
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     """Extra WebSocket origins; the server's own origin is always allowed."""
+    client_messages_per_s: float = 30.0
+    """How many messages one kiosk or agent socket may send a second, on average; over it, messages are
+    refused with ``rate_limited`` (see signaling/handlers/inbound_limits.py)."""
+    client_message_burst: int = 60
+    """How many it may send at once (ICE trickle at call start). A socket refused five times this many
+    without slowing down is closed (1008)."""
     wrap_up_s: float = 120.0
     """An agent's wrap-up ends on its own after this long (the agent may extend it once)."""
     wrap_up_extension_s: float = 60.0

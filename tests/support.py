@@ -60,6 +60,23 @@ async def wait_until(check: Callable[[], Awaitable[T | None]], timeout: float = 
             )  # polling external state (HTTP/DB); a bounded re-check, not a sync sleep
 
 
+async def redis_snapshot(server: RunningServer) -> dict[bytes, bytes]:
+    """Every key of the server's prefix, DUMPed (streams left out: the history log only grows); two equal
+    snapshots mean a message changed nothing."""
+    redis = server.services.redis
+    keys = sorted(
+        k for k in await redis.keys(f"{server.services.keys.prefix}:*") if not k.endswith(b":events")
+    )
+    return {k: await redis.dump(k) or b"" for k in keys if await redis.type(k) != b"stream"}
+
+
+def refused_messages(server: RunningServer, code: str) -> float:
+    """The server's count of client messages refused with ``code`` (its ``/metrics`` counter)."""
+    registry = server.services.metrics.registry
+    value = registry.get_sample_value("kiosk_assist_rejected_messages_total", {"code": code})
+    return value or 0.0
+
+
 @dataclass
 class RunningServer:
     url: str

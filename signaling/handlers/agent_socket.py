@@ -63,7 +63,7 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
         user.capacity,
         {skill: int(level) for skill, level in (user.proficiency or {}).items()},
     )
-    ws = new_socket()
+    ws = new_socket(services.settings)
     await ws.prepare(request)
     await AgentSession(services, ws, profile, user.display_name or user.username, staff.role).run(
         decode_agent

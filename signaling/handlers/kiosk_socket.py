@@ -74,7 +74,7 @@ def _error_json(code: ErrorCode, text: str) -> str:
 
 async def kiosk_socket(request: web.Request) -> web.WebSocketResponse:
     services = request.app[SERVICES]
-    ws = new_socket()
+    ws = new_socket(services.settings)
     await ws.prepare(request)
     greeting = await _hello(ws, services)
     if greeting is None:

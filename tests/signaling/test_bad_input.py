@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from signaling.handlers.inbound_limits import MAX_FRAME_BYTES
 from signaling.protocol import (
     MAX_MESSAGE_BYTES,
     Accept,
@@ -22,15 +23,7 @@ from signaling.protocol import (
     WrapUp,
     encode,
 )
-from tests.support import RunningServer, connect_agent, connect_kiosk
-
-
-async def _redis_snapshot(server: RunningServer) -> dict[bytes, bytes]:
-    redis = server.services.redis
-    keys = sorted(
-        k for k in await redis.keys(f"{server.services.keys.prefix}:*") if not k.endswith(b":events")
-    )
-    return {k: await redis.dump(k) or b"" for k in keys if await redis.type(k) != b"stream"}
+from tests.support import RunningServer, connect_agent, connect_kiosk, redis_snapshot
 
 
 @pytest.mark.parametrize(
@@ -52,22 +45,40 @@ async def test_a_kiosks_bad_message_gets_a_typed_error_and_changes_nothing(
     server: RunningServer, raw: str, code: ErrorCode
 ) -> None:
     kiosk = await connect_kiosk(server, "k-bad", await server.enroll("k-bad"))
-    before = await _redis_snapshot(server)
+    before = await redis_snapshot(server)
     await kiosk.send_raw(raw)
     error = await kiosk.expect(Error)
     assert error.code is code
     assert error.message
-    assert await _redis_snapshot(server) == before
+    assert await redis_snapshot(server) == before
     # the connection stays usable
     await kiosk.send(HelpRequest(topic="cash"))
     assert (await kiosk.expect(Queued)).position == 1
     await kiosk.close()
 
 
-async def test_an_oversized_frame_closes_only_that_connection(server: RunningServer) -> None:
+@pytest.mark.parametrize("pad", ["x", "\u00e9", "\U0001f600"], ids=["ascii", "2-byte", "4-byte"])
+async def test_a_frame_over_the_protocol_limit_is_a_typed_error_and_the_socket_stays_usable(
+    server: RunningServer, pad: str
+) -> None:
+    kiosk = await connect_kiosk(server, "k-big", await server.enroll("k-big"))
+    before = await redis_snapshot(server)
+    # 100 KiB of UTF-8 (the limit counts bytes, not characters)
+    await kiosk.send_raw('{"type":"help_request","topic":"' + pad * (100 * 1024 // len(pad.encode())) + '"}')
+    error = await kiosk.expect(Error)
+    assert (error.code, error.ref) == (ErrorCode.TOO_LARGE, "help_request")
+    assert str(MAX_MESSAGE_BYTES) in error.message
+    assert await redis_snapshot(server) == before
+    await kiosk.send(HelpRequest(topic="cash"))
+    assert (await kiosk.expect(Queued)).position == 1
+    assert not kiosk.closed.is_set()
+    await kiosk.close()
+
+
+async def test_an_absurdly_large_frame_closes_only_that_connection(server: RunningServer) -> None:
     other = await connect_kiosk(server, "k-other", await server.enroll("k-other"))
     kiosk = await connect_kiosk(server, "k-big", await server.enroll("k-big"))
-    await kiosk.send_raw('{"type":"heartbeat","pad":"' + "x" * (2 * MAX_MESSAGE_BYTES) + '"}')
+    await kiosk.send_raw('{"type":"heartbeat","pad":"' + "x" * MAX_FRAME_BYTES + '"}')
     await kiosk.closed.wait()
     assert kiosk.ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
     await other.send(HelpRequest(topic="cash"))

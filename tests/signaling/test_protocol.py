@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from signaling import protocol as p
 from signaling.protocol_docs import render
-from tests.strategies import agent_messages, kiosk_messages
+from tests.strategies import AGENT_MESSAGES, KIOSK_MESSAGES, agent_messages, kiosk_messages
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +27,11 @@ def test_every_valid_kiosk_message_decodes_to_what_was_sent(message: p.KioskInbo
 @settings(max_examples=300)
 def test_every_valid_agent_message_decodes_to_what_was_sent(message: p.AgentInbound) -> None:
     assert p.decode_agent(p.encode(message)) == message
+
+
+def test_the_strategies_cover_every_inbound_message_type() -> None:
+    assert set(KIOSK_MESSAGES) == set(get_args(p.KioskInbound))
+    assert set(AGENT_MESSAGES) == set(get_args(p.AgentInbound))
 
 
 @given(st.binary(max_size=300) | st.text(max_size=300))

@@ -490,6 +490,14 @@ class Model:
             return self.kiosk_gone(holder)
         return self.agent_gone(holder)
 
+    def left(self, kind: str, party: str, conn: str, grace: int) -> bool:
+        """A connection dropped without a goodbye: kept for the grace period, with no console to ring."""
+        holder: MKiosk | MAgent = self.kiosks[party] if kind == "kiosk" else self.agents[party]
+        if holder.conn is None or holder.conn != conn:
+            return False
+        holder.conn, holder.presence = "", self.now + grace
+        return True
+
     def kiosk_gone(self, kiosk: MKiosk) -> MGone:
         call_id = self.live_call(kiosk.id)
         if call_id is None:
@@ -1033,6 +1041,23 @@ class RoutingMachine(RuleBasedStateMachine):
         conns = self.conns.get(f"{kind}:{party}", [])
         conn = data.draw(st.sampled_from([*reversed(conns), ""]))
         self.gone(kind, party, conn)
+
+    @rule(
+        data=st.data(), kind=st.sampled_from(KINDS), grace=st.sampled_from((1_000, SHORT_PRESENCE_MS, 30_000))
+    )
+    def connection_drops(self, data: st.DataObject, kind: PartyKind, grace: int) -> None:
+        """A connection (mostly the current one) drops without a goodbye: the party keeps everything for the
+        grace period; an agent is not rung meanwhile; the reaper takes it out if it does not come back."""
+        self.step = "neutral"
+        party = data.draw(st.sampled_from(KIOSKS if kind == "kiosk" else AGENTS))
+        conns = self.conns.get(f"{kind}:{party}", [])
+        if not conns:
+            return
+        conn = data.draw(st.sampled_from([*reversed(conns)]))
+        kept = self.run(self.engine.left(kind, party, conn, grace / 1000))
+        assert kept == self.model.left(kind, party, conn, grace)
+        if kept:
+            event(f"{kind} dropped")
 
     def busy_agents(self) -> list[str]:
         return [a.name for a in self.model.agents.values() if a.state in ("ringing", "in_call") and a.conn]
