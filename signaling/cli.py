@@ -67,6 +67,26 @@ def _skills(value: str) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
+def _rate(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of messages a second: {value!r}") from None
+    if not 1 <= rate <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"messages a second must be 1-1000000: {value}")
+    return rate
+
+
+def _burst(value: str) -> int:
+    try:
+        burst = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of messages: {value!r}") from None
+    if not 1 <= burst <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"a burst must be 1-1000000 messages: {value}")
+    return burst
+
+
 def _port(value: str) -> int:
     try:
         port = int(value)
@@ -111,6 +131,12 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
         "--wrap-up-time", type=_seconds, default=120.0, help="seconds before wrap-up ends on its own"
     )
     p.add_argument("--wrap-up-extension", type=_seconds, default=60.0, help="seconds an agent may add, once")
+    p.add_argument(
+        "--client-rate", type=_rate, default=30.0, help="messages a second one kiosk or agent socket may send"
+    )
+    p.add_argument(
+        "--client-burst", type=_burst, default=60, help="messages one socket may send at once (ICE trickle)"
+    )
     p.add_argument(
         "--history",
         choices=("child", "in-process", "external"),
@@ -205,6 +231,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         allowed_origins=tuple(getattr(args, "allowed_origin", ())),
         reservation_timeout_s=getattr(args, "reservation_timeout", 20.0),
         history=_history_mode(getattr(args, "history", "in-process")),
+        client_messages_per_s=getattr(args, "client_rate", 30.0),
+        client_message_burst=getattr(args, "client_burst", 60),
     )
 
 

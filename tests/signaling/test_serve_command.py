@@ -83,6 +83,12 @@ async def test_the_command_line_rejects_bad_input_with_a_readable_message(tmp_pa
     code, _, err = await run_cli("serve", "--port", "99999", "--data-dir", data)
     assert code == 2
     assert "port out of range" in err
+    code, _, err = await run_cli("serve", "--client-rate", "0", "--data-dir", data)
+    assert code == 2
+    assert "messages a second must be 1-1000000" in err
+    code, _, err = await run_cli("serve", "--client-burst", "lots", "--data-dir", data)
+    assert code == 2
+    assert "not a whole number of messages" in err
     code, _, err = await run_cli(
         "kiosk",
         "run",
