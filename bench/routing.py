@@ -753,22 +753,15 @@ async def match_throughput(
     run = MatchRun(MATCH_OFFERS_PER_AGENT * len(agents))
     for agent in agents:
         agent.handler = run.handler(agent)
-    before, redis_cpu = await redis_counters(redis)
-    server_cpu, own_cpu = cpu_seconds(served.pid), time.process_time()
-    started = time.perf_counter()
+    window = await CpuWindow.open(redis, served.pid)
+    started = window.started
     for agent in agents:
         await agent.send(SetState(state="available"))
     await until(run.done, agents, 60 + run.target / 100, f"{run.target} offers")
     if run.errors:
         raise BenchError(f"agents were refused: {run.errors[:3]}")
     busy = run.offers[-1] - started
-    after, redis_cpu_after = await redis_counters(redis)
-    wall = time.perf_counter() - started
-    cpu = {
-        "server": cpu_seconds(served.pid) - server_cpu,
-        "redis": redis_cpu_after - redis_cpu,
-        "benchmark": time.process_time() - own_cpu,
-    }
+    cpu, after, wall = await window.close()
     matches = len(run.offers)
     return {
         "calls": len(kiosks),
@@ -778,7 +771,7 @@ async def match_throughput(
         "matches_per_s": round(matches / busy, 1),
         "cpu_pct": {k: round(100 * v / wall, 1) for k, v in cpu.items()},
         "cpu_ms_per_match": {k: round(1000 * v / matches, 3) for k, v in cpu.items()},
-        "redis_commandstats_per_match": _per_call(before, after, matches),
+        "redis_commandstats_per_match": _per_call(window.commands, after, matches),
     }
 
 
@@ -856,6 +849,37 @@ async def redis_counters(redis: Redis) -> tuple[dict[str, int], float]:
     return calls, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
 
 
+@dataclass
+class CpuWindow:
+    """CPU seconds of the server (with its children), of Redis and of this process, and Redis's command
+    counts, from :meth:`open` to :meth:`close`."""
+
+    redis: Redis
+    pid: int
+    commands: dict[str, int]
+    redis_cpu: float
+    server_cpu: float
+    own_cpu: float
+    started: float
+
+    @classmethod
+    async def open(cls, redis: Redis, pid: int) -> CpuWindow:
+        commands, redis_cpu = await redis_counters(redis)
+        return cls(
+            redis, pid, commands, redis_cpu, cpu_seconds(pid), time.process_time(), time.perf_counter()
+        )
+
+    async def close(self) -> tuple[dict[str, float], dict[str, int], float]:
+        """CPU by process, Redis's command counts now, and the window's wall-clock length."""
+        commands, redis_cpu = await redis_counters(self.redis)
+        cpu = {
+            "server": cpu_seconds(self.pid) - self.server_cpu,
+            "redis": redis_cpu - self.redis_cpu,
+            "benchmark": time.process_time() - self.own_cpu,
+        }
+        return cpu, commands, time.perf_counter() - self.started
+
+
 async def other_redis_clients(redis: Redis, served: ServedProcess) -> int:
     """Clients of this Redis that are neither the server nor this benchmark (their commands count too)."""
     port = int(redis.connection_pool.connection_kwargs["port"])
@@ -874,21 +898,14 @@ async def server_throughput(
     for agent in agents:
         agent.handler = run.handler(agent)
     others = await other_redis_clients(redis, served)
-    before, redis_cpu = await redis_counters(redis)
-    server_cpu, own_cpu = cpu_seconds(served.pid), time.process_time()
-    started = time.perf_counter()
+    window = await CpuWindow.open(redis, served.pid)
+    started = window.started
     await go_available(run, agents, wave)
     await until(run.done, agents, 60 + len(kiosks) / 50, f"{len(kiosks)} calls to be served")
     if run.errors:
         raise BenchError(f"agents were refused: {run.errors[:3]}")
     busy = run.offers[-1] - started
-    after, redis_cpu_after = await redis_counters(redis)
-    wall = time.perf_counter() - started
-    cpu = {
-        "server": cpu_seconds(served.pid) - server_cpu,
-        "redis": redis_cpu_after - redis_cpu,
-        "benchmark": time.process_time() - own_cpu,
-    }
+    cpu, after, wall = await window.close()
     return {
         "calls": len(kiosks),
         "agents": len(agents),
@@ -899,7 +916,7 @@ async def server_throughput(
         "rematch_ms": summary_ms(run.rematch_ms) if run.rematch_ms else None,
         "cpu_pct": {k: round(100 * v / wall, 1) for k, v in cpu.items()},
         "cpu_ms_per_call": {k: round(1000 * v / len(kiosks), 3) for k, v in cpu.items()},
-        "redis_commandstats_per_call": _per_call(before, after, len(kiosks)),
+        "redis_commandstats_per_call": _per_call(window.commands, after, len(kiosks)),
         "other_redis_clients": others,
     }
 

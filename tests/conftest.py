@@ -10,7 +10,7 @@ import pytest
 import redis as redis_sync
 
 from signaling.settings import Settings
-from tests.support import RunningServer, free_port, running_server
+from tests.support import RunningServer, free_port, running_server, scratch_postgres_database
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/13"
 
@@ -76,3 +76,10 @@ def settings(redis_url: str, redis_prefix: str, tmp_path: Path) -> Settings:
 async def server(settings: Settings) -> AsyncIterator[RunningServer]:
     async with running_server(settings) as running:
         yield running
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database of this test's own (the test is skipped when none answers)."""
+    async with scratch_postgres_database() as url:
+        yield url

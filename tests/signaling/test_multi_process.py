@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -31,17 +30,10 @@ from tests.support import (
     free_port,
     login,
     run_cli,
-    scratch_postgres_database,
     wait_until,
 )
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    async with scratch_postgres_database() as url:
-        yield url
 
 
 async def test_a_kiosk_on_one_process_and_an_agent_on_another_complete_a_call(

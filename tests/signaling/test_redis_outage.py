@@ -4,7 +4,6 @@ processes, without being restarted."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -19,17 +18,10 @@ from tests.support import (
     connect_kiosk,
     free_port,
     run_cli,
-    scratch_postgres_database,
     wait_until,
 )
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    async with scratch_postgres_database() as url:
-        yield url
 
 
 async def _ready(server: ServerProcess) -> tuple[int, dict[str, object]]:
