@@ -115,7 +115,9 @@ class KioskRunner:
                     raise
                 log.info("reconnect failed: %s", exc)
                 continue
-            self.events.write("reconnected", call_id=welcome.call_id)
+            self.events.write("reconnected", call_id=welcome.call_id, resumed=welcome.resumed)
+            if welcome.resumed:
+                return True  # what the server said meanwhile follows (a call that ended says so)
             if self.call_id is not None and welcome.call_id != self.call_id:
                 # the call ended while we were away (the grace period ran out, or the agent hung up)
                 self.events.write("call_lost", call_id=self.call_id, reason="ended while disconnected")

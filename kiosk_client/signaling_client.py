@@ -7,6 +7,7 @@ import random
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
+import msgspec
 
 from signaling.protocol import (
     Error,
@@ -16,6 +17,7 @@ from signaling.protocol import (
     Welcome,
     decode_server,
     encode,
+    split_seq,
 )
 
 CONNECT_TIMEOUT_S = 10.0
@@ -59,6 +61,8 @@ class KioskSignaling:
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self.welcome: Welcome | None = None
+        self.last_seq = 0
+        """The last numbered message received: a reconnect resumes after it."""
 
     async def connect(self) -> Welcome:
         await self.close()
@@ -66,7 +70,7 @@ class KioskSignaling:
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT_S):
                 self._ws = await self._http.ws_connect(self._url, heartbeat=10.0)
-                await self._ws.send_str(encode(self._hello))
+                await self._ws.send_str(encode(self._resume_hello()))
                 first = await self._ws.receive()
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             await self.close()
@@ -84,7 +88,16 @@ class KioskSignaling:
             await self.close()
             raise SignalingError(f"unexpected first message {type(reply).__name__}", fatal=True)
         self.welcome = reply
+        if not reply.resumed:  # a new session: its messages count on from here
+            self.last_seq = reply.seq
         return reply
+
+    def _resume_hello(self) -> KioskHello:
+        if self.welcome is None or not self.welcome.resume_token:
+            return self._hello
+        return msgspec.structs.replace(
+            self._hello, resume_token=self.welcome.resume_token, last_seq=self.last_seq
+        )
 
     async def send(self, message: KioskInbound) -> None:
         if self._ws is None or self._ws.closed:
@@ -96,7 +109,12 @@ class KioskSignaling:
         assert self._ws is not None
         async for msg in self._ws:
             if msg.type == aiohttp.WSMsgType.TEXT:
-                yield decode_server(msg.data)
+                seq, body = split_seq(msg.data)
+                if seq is not None:
+                    if seq <= self.last_seq:
+                        continue  # already received before a reconnect
+                    self.last_seq = seq
+                yield decode_server(body)
             elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
                 break
 

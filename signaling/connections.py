@@ -10,7 +10,7 @@ import uuid
 from aiohttp import WSCloseCode, web
 
 from signaling.delivery import SUPERSEDED
-from signaling.protocol import Error, ErrorCode, ServerMessage, encode
+from signaling.protocol import SEQ_FIELD, Error, ErrorCode, ServerMessage, encode, split_seq
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,21 @@ class Connection:
         self._queue: asyncio.Queue[str | None] = asyncio.Queue(SEND_QUEUE_LIMIT)
         self._close_code: int | None = None
         self._close_reason = ""
+        self.seq = 0
+        """The last numbered message queued to this client: any copy of it or an older one is dropped."""
+        self._held: list[str] | None = None
+
+    def hold(self) -> None:
+        """Keep numbered messages back until ``resume_from`` (while the session is being resumed)."""
+        self._held = []
+
+    def resume_from(self, seq: int, missed: list[str]) -> None:
+        """Send the ``missed`` messages, then the held ones that came after; from then on, numbered messages
+        go out as they arrive, each once, from after ``seq``."""
+        held, self._held = self._held or [], None
+        self.seq = seq
+        for data in missed + held:
+            self.push(data)
 
     def push(self, data: str) -> None:
         """Queue an encoded message; called by delivery, never blocks."""
@@ -36,6 +51,14 @@ class Connection:
             if data[len(SUPERSEDED) :] != self.conn_id:
                 self.close_soon(CLOSE_SUPERSEDED, "replaced by a newer connection")
             return
+        if data.startswith(SEQ_FIELD):
+            if self._held is not None:
+                self._held.append(data)
+                return
+            seq = split_seq(data)[0] or 0
+            if seq <= self.seq:  # a copy of one already queued (replayed, then arrived live)
+                return
+            self.seq = seq
         try:
             self._queue.put_nowait(data)
         except asyncio.QueueFull:

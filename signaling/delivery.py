@@ -1,8 +1,9 @@
 """Cross-instance delivery: a message for a kiosk or agent reaches it whichever process holds its socket.
 
-A process delivers directly to connections it holds and publishes on Redis for the rest; every process
-listens on one pattern subscription and hands matching messages to its local connections. Messages from
-one process to one address keep their order (Redis pub/sub preserves per-connection order).
+Every process listens on one pattern subscription and hands matching messages to its local connections.
+Messages a party must not miss go through its outbox (signaling/outbox.py): numbered, kept for a reconnect,
+and published by Redis in that order. Others (queue positions, control) go straight to a local connection,
+or are published for the process that holds it.
 
 If the subscription's connection fails (Redis restarted, failed over, or the network dropped), the listener
 subscribes again with backoff, reports ``subscribed`` false meanwhile (the server is then not ready), and
@@ -20,6 +21,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from signaling.outbox import Outbox
 from signaling.protocol import ServerMessage, encode
 from signaling.routing.keys import Keys
 
@@ -35,9 +37,10 @@ RESUBSCRIBE_DELAYS_S = (0.1, 0.3, 1.0, 2.0, 5.0)
 
 
 class Delivery:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, keep_s: float) -> None:
         self._redis = redis
         self._keys = keys
+        self.outbox = Outbox(redis, keys, keep_s)
         self._local: dict[str, Sink] = {}
         self._pubsub: PubSub | None = None
         self._task: asyncio.Task[None] | None = None
@@ -48,6 +51,7 @@ class Delivery:
     async def start(self) -> None:
         await self._subscribe()
         self._task = asyncio.create_task(self._listen(), name="delivery-listener")
+        self.outbox.start()
 
     async def _subscribe(self) -> None:
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
@@ -62,6 +66,7 @@ class Delivery:
             self._pubsub = None
 
     async def stop(self) -> None:
+        await self.outbox.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -117,8 +122,13 @@ class Delivery:
         if self._local.get(address) == sink:  # == : a bound method is a new object on every access
             del self._local[address]
 
-    async def send(self, address: str, message: ServerMessage) -> None:
-        await self.send_raw(address, encode(message))
+    async def send(self, address: str, message: ServerMessage, *, durable: bool = True) -> None:
+        """Send ``message`` to ``address``: ``durable`` ones through its outbox (numbered, kept for a
+        reconnect, in order with every other process's), the rest at once, lost if the party is away."""
+        if durable:
+            self.outbox.post(address, encode(message))
+        else:
+            await self.send_raw(address, encode(message))
 
     async def send_raw(self, address: str, data: str) -> None:
         sink = self._local.get(address)

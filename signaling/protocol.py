@@ -20,6 +20,13 @@ Text = Annotated[str, msgspec.Meta(max_length=2000)]
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Sdp = Annotated[str, msgspec.Meta(min_length=1, max_length=60000)]
 Context = Annotated[dict[ShortText, Text], msgspec.Meta(max_length=32)]
+ResumeToken = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+
+SEQ_FIELD = '{"seq":'
+"""Messages a party must not miss (everything about its calls and state) come numbered: ``seq`` is their
+first field, counting up per party. Replies to the party's own requests (errors), its welcome and queue
+position updates come unnumbered."""
 
 
 class ErrorCode(enum.StrEnum):
@@ -132,6 +139,10 @@ class KioskHello(_Msg, tag="hello"):
     secret: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     protocol: int = PROTOCOL_VERSION
     app_version: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    resume_token: ResumeToken | None = None
+    """From the last ``welcome``, when reconnecting: resume that session."""
+    last_seq: Seq = 0
+    """The ``seq`` of the last message received in that session."""
 
 
 class HelpRequest(_Msg, tag="help_request"):
@@ -202,6 +213,14 @@ class Welcome(_Msg, tag="welcome"):
     agent_state: AgentState | None = None
     call_id: str | None = None
     """A live call this party resumes after reconnecting (its state follows in the next messages)."""
+    resume_token: str = ""
+    """Give it back (with the last ``seq`` received) when reconnecting, to resume this session."""
+    seq: int = 0
+    """The ``seq`` of the last message of this party before this welcome: a new session's messages count
+    on from here; a resumed one's missed messages (``seq`` above the client's ``last_seq``) follow now."""
+    resumed: bool = False
+    """True: the session goes on; every message sent meanwhile follows, in order. False: a new session;
+    whatever the client believed is replaced by the state this server tells it now."""
 
 
 class Queued(_Msg, tag="queued"):
@@ -348,6 +367,16 @@ _agent_decoder = msgspec.json.Decoder(AgentInbound)
 _server_decoder = msgspec.json.Decoder(ServerMessage)
 
 
+def split_seq(raw: str) -> tuple[int | None, str]:
+    """A received message's ``seq`` (None when unnumbered) and the message without it, to decode."""
+    if not raw.startswith(SEQ_FIELD):
+        return None, raw
+    end = raw.find(",", len(SEQ_FIELD), len(SEQ_FIELD) + 20)
+    if end < 0 or not raw[len(SEQ_FIELD) : end].isdigit():
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "malformed seq")
+    return int(raw[len(SEQ_FIELD) : end]), "{" + raw[end + 1 :]
+
+
 def encode(message: Message) -> str:
     return _encoder.encode(message).decode()
 
@@ -383,5 +412,8 @@ def decode_agent(raw: str | bytes) -> AgentInbound:
 
 
 def decode_server(raw: str | bytes) -> ServerMessage:
+    """A server message, numbered or not (see ``split_seq`` for its number)."""
+    if isinstance(raw, str):
+        raw = split_seq(raw)[1]
     result: ServerMessage = _decode(_server_decoder, raw)
     return result

@@ -42,6 +42,18 @@ Call flow:
 3. kiosk `sdp` (the offer, all ICE candidates inline) → agent `sdp` (the answer) and trickled `ice`, ending
    with `candidate: null` → media flows peer to peer; chat on the `chat` data channel;
 4. `hangup` → both `call_ended` → agent `wrap_up` (disposition, notes) → available again.
+
+Reconnecting and resuming: every message about a party's calls and state comes numbered, with `seq` as its
+first field (`{{"seq":17,"type":"offer",...}}`), counting up per kiosk or agent; errors, the welcome and queue
+position updates come unnumbered. A client keeps the last `seq` it received and the `resume_token` of its
+last `welcome`. When its socket drops it reconnects (with backoff: about 0, 0.3, 1.2, 2.7, 4.8 s, then every
+7 s, with jitter) and asks to resume: a kiosk with `resume_token` and `last_seq` in its `hello`, an agent with
+`/ws/agent?resume=TOKEN&last_seq=N`. Within the reconnect grace period ({Settings.reconnect_grace_s:g} s by
+default) the party keeps its queue place, offer or call, and the `welcome` says `resumed: true`: every
+message sent meanwhile follows, in order, each once. Otherwise (`resumed: false`, a new session) the client
+forgets what it believed and takes the state the server tells it now (`welcome.call_id`, `agent_state`,
+`queued`, a ringing `offer`). A socket closed with code 1000 is a goodbye: the party's waiting call ends and
+its offer moves on at once.
 """
 
 

@@ -67,6 +67,7 @@ class QueueWatcher:
                 await self._delivery.send(
                     kiosk_address(kiosk_id),
                     Queued(call_id=watch.call_id, position=position, estimated_wait_s=eta),
+                    durable=False,  # only the latest matters; a reconnecting kiosk is told it afresh
                 )
         left = [
             (kiosk_id, watch)

@@ -51,7 +51,7 @@ class Services:
             wrap_up_extension_s=settings.wrap_up_extension_s,
             queues={q.name: q.redis_fields() for q in settings.queues.queues.values()},
         )
-        delivery = Delivery(redis, keys)
+        delivery = Delivery(redis, keys, keep_s=settings.reconnect_grace_s + OUTBOX_MARGIN_S)
         metrics = Metrics()
         return cls(
             settings=settings,
@@ -69,5 +69,9 @@ class Services:
             connections=ConnectionRegistry(),
         )
 
+
+OUTBOX_MARGIN_S = 30.0
+"""Outboxes are kept this much longer than the reconnect grace: the messages the grace's end causes (the
+call abandoned, the offer moved on) still reach a client that comes back just after."""
 
 SERVICES = web.AppKey("services", Services)

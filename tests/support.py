@@ -31,6 +31,7 @@ from signaling.protocol import (
     Welcome,
     decode_server,
     encode,
+    split_seq,
 )
 from signaling.services import SERVICES, Services
 from signaling.settings import Settings
@@ -124,6 +125,9 @@ class Client:
         self.http = http
         self.ws = ws
         self.received: list[ServerMessage] = []
+        self.seqs: list[int] = []
+        """The ``seq`` of every numbered message received, in order of arrival (no de-duplication here:
+        tests check the server sends each once)."""
         self._inbox: asyncio.Queue[ServerMessage] = asyncio.Queue()
         self._reader = asyncio.create_task(self._read())
         self.closed = asyncio.Event()
@@ -132,7 +136,10 @@ class Client:
         try:
             async for msg in self.ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:
-                    decoded = decode_server(msg.data)
+                    seq, body = split_seq(msg.data)
+                    if seq is not None:
+                        self.seqs.append(seq)
+                    decoded = decode_server(body)
                     self.received.append(decoded)
                     self._inbox.put_nowait(decoded)
         finally:
@@ -140,6 +147,15 @@ class Client:
 
     async def send(self, message: KioskInbound | AgentInbound) -> None:
         await self.ws.send_str(encode(message))
+
+    @property
+    def welcome(self) -> Welcome:
+        return next(m for m in self.received if isinstance(m, Welcome))
+
+    @property
+    def last_seq(self) -> int:
+        """What a client would say it has: the last numbered message, or where its session began."""
+        return self.seqs[-1] if self.seqs else self.welcome.seq
 
     async def send_raw(self, data: str) -> None:
         await self.ws.send_str(data)
@@ -173,7 +189,10 @@ def cut(ws: aiohttp.ClientWebSocketResponse) -> None:
     ws._writer.transport.abort()  # no public way to cut a client socket
 
 
-async def connect_kiosk(server: RunningServer, kiosk_id: str, secret: str) -> Client:
+async def connect_kiosk(
+    server: RunningServer, kiosk_id: str, secret: str, resume: Client | None = None
+) -> Client:
+    """A signed-in kiosk; with ``resume``, one that reconnects and asks to resume that client's session."""
     http = aiohttp.ClientSession()
     try:
         ws = await http.ws_connect(server.ws_url("/ws/kiosk"))
@@ -181,7 +200,15 @@ async def connect_kiosk(server: RunningServer, kiosk_id: str, secret: str) -> Cl
         await http.close()
         raise
     client = Client(http, ws)
-    await client.send(KioskHello(kiosk_id=kiosk_id, secret=secret))
+    hello = KioskHello(kiosk_id=kiosk_id, secret=secret)
+    if resume is not None:
+        hello = KioskHello(
+            kiosk_id=kiosk_id,
+            secret=secret,
+            resume_token=resume.welcome.resume_token,
+            last_seq=resume.last_seq,
+        )
+    await client.send(hello)
     first = await client.expect(Welcome | Error)  # type: ignore[arg-type]
     if isinstance(first, Error):
         await client.close()
@@ -198,10 +225,15 @@ async def login(server: RunningServer, username: str, password: str) -> aiohttp.
     return http
 
 
-async def connect_agent(server: RunningServer, username: str, password: str) -> Client:
+async def connect_agent(
+    server: RunningServer, username: str, password: str, resume: Client | None = None
+) -> Client:
     http = await login(server, username, password)
+    query = ""
+    if resume is not None:
+        query = f"?resume={resume.welcome.resume_token}&last_seq={resume.last_seq}"
     try:
-        ws = await http.ws_connect(server.ws_url("/ws/agent"))
+        ws = await http.ws_connect(server.ws_url("/ws/agent" + query))
     except BaseException:
         await http.close()
         raise

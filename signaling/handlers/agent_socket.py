@@ -11,6 +11,7 @@ from signaling.handlers.party_session import PartySession
 from signaling.handlers.relay import relay_from_agent
 from signaling.handlers.session_api import require_session
 from signaling.handlers.socket_loop import new_socket
+from signaling.outbox import Resumption
 from signaling.protocol import (
     PROTOCOL_VERSION,
     Accept,
@@ -63,12 +64,25 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
         user.capacity,
         {skill: int(level) for skill, level in (user.proficiency or {}).items()},
     )
+    token, last_seq = resume_request(request)
     ws = new_socket(services.settings)
     await ws.prepare(request)
-    await AgentSession(services, ws, profile, user.display_name or user.username, staff.role).run(
-        decode_agent
+    session = AgentSession(
+        services, ws, profile, user.display_name or user.username, staff.role, token, last_seq
     )
+    await session.run(decode_agent)
     return ws
+
+
+def resume_request(request: web.Request) -> tuple[str | None, int]:
+    """``?resume=TOKEN&last_seq=N`` on a reconnect: the session to resume and the last message received."""
+    token = request.query.get("resume") or None
+    raw_seq = request.query.get("last_seq", "0")
+    if token is not None and (len(token) > 64 or not token.replace("-", "").replace("_", "").isalnum()):
+        raise web.HTTPBadRequest(text="resume must be the token the welcome gave")
+    if not raw_seq.isdigit() or len(raw_seq) > 16:
+        raise web.HTTPBadRequest(text="last_seq must be a whole number")
+    return token, int(raw_seq)
 
 
 class AgentSession(PartySession[AgentInbound]):
@@ -81,8 +95,10 @@ class AgentSession(PartySession[AgentInbound]):
         profile: AgentProfile,
         display_name: str,
         role: str,
+        resume_token: str | None = None,
+        last_seq: int = 0,
     ) -> None:
-        super().__init__(services, ws, profile.username)
+        super().__init__(services, ws, profile.username, resume_token, last_seq)
         self.profile = profile
         self.username = profile.username
         self.display_name = display_name
@@ -90,7 +106,7 @@ class AgentSession(PartySession[AgentInbound]):
             "supervisor" if role == "supervisor" else "admin" if role == "admin" else "agent"
         )
 
-    async def greet(self) -> None:
+    async def greet(self, session: Resumption) -> None:
         s = self.s
         expiry = now_ms() + int(s.settings.agent_presence_ttl_s * 1000)
         state, call_id = await s.engine.agent_online(self.profile, self.conn.conn_id, expiry)
@@ -104,8 +120,14 @@ class AgentSession(PartySession[AgentInbound]):
                 dispositions=list(s.settings.dispositions),
                 agent_state=AgentState(state),
                 call_id=call_id or None,
+                resume_token=session.token,
+                seq=session.seq,
+                resumed=session.resumed,
             )
         )
+        self.resumed(session)
+        if session.resumed:
+            return  # what it missed was replayed; its state is as it was told
         await s.announcer.agent_state(self.username)
         if state == "ringing" and call_id:
             await s.announcer.offer(Reservation(call_id, self.username))
@@ -177,7 +199,7 @@ class AgentSession(PartySession[AgentInbound]):
             kiosk_address(kiosk_id),
             AgentJoined(call_id=call_id, agent_name=self.display_name, ice_servers=ice),
         )
-        await self.conn.send(CallAccepted(call_id=call_id, kiosk_id=kiosk_id, ice_servers=ice))
+        await s.delivery.send(self.member, CallAccepted(call_id=call_id, kiosk_id=kiosk_id, ice_servers=ice))
         s.metrics.answer_seconds.observe(max(0.0, (now_ms() - accepted.created_ms) / 1000))
         await s.announcer.agent_state(self.username, accepted.status)
         log.debug("agent %s accepted call %s", self.username, call_id)

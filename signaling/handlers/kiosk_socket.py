@@ -11,6 +11,7 @@ from signaling.connections import CLOSE_AUTH
 from signaling.handlers.party_session import PartySession
 from signaling.handlers.relay import relay_from_kiosk
 from signaling.handlers.socket_loop import FIRST_MESSAGE_TIMEOUT_S, new_socket
+from signaling.outbox import Resumption
 from signaling.protocol import (
     PROTOCOL_VERSION,
     Cancel,
@@ -81,19 +82,28 @@ async def kiosk_socket(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=CLOSE_AUTH, message=b"authentication failed")
         return ws
     hello, location = greeting
-    await KioskSession(services, ws, hello.kiosk_id, location).run(decode_kiosk)
+    session = KioskSession(services, ws, hello.kiosk_id, location, hello.resume_token, hello.last_seq)
+    await session.run(decode_kiosk)
     return ws
 
 
 class KioskSession(PartySession[KioskInbound]):
     kind = "kiosk"
 
-    def __init__(self, services: Services, ws: web.WebSocketResponse, kiosk_id: str, location: str) -> None:
-        super().__init__(services, ws, kiosk_id)
+    def __init__(
+        self,
+        services: Services,
+        ws: web.WebSocketResponse,
+        kiosk_id: str,
+        location: str,
+        resume_token: str | None = None,
+        last_seq: int = 0,
+    ) -> None:
+        super().__init__(services, ws, kiosk_id, resume_token, last_seq)
         self.kiosk_id = kiosk_id
         self.location = location
 
-    async def greet(self) -> None:
+    async def greet(self, session: Resumption) -> None:
         s = self.s
         expiry = now_ms() + int(s.settings.kiosk_presence_ttl_s * 1000)
         await s.engine.kiosk_online(self.kiosk_id, self.location, self.conn.conn_id, expiry)
@@ -105,8 +115,12 @@ class KioskSession(PartySession[KioskInbound]):
                 role="kiosk",
                 topics=list(s.settings.topics),
                 call_id=live.call_id if live else None,
+                resume_token=session.token,
+                seq=session.seq,
+                resumed=session.resumed,
             )
         )
+        self.resumed(session)
         if live is not None and live.state in ("queued", "reserved"):
             await self.send_position(live.call_id, live.topic)
 
@@ -114,7 +128,7 @@ class KioskSession(PartySession[KioskInbound]):
         self.s.queue_watcher.unwatch(self.kiosk_id)
 
     def deliver(self, data: str) -> None:
-        if data.startswith(TRANSFERRING):  # waiting again: this process keeps the kiosk told of its place
+        if TRANSFERRING in data[:48]:  # waiting again: this process keeps the kiosk told of its place
             message = decode_server(data)
             if isinstance(message, Transferring):
                 self.s.queue_watcher.watch(self.kiosk_id, message.call_id, message.to_topic)
@@ -180,7 +194,7 @@ class KioskSession(PartySession[KioskInbound]):
         await s.announcer.outcome(queued.outcome)
 
 
-TRANSFERRING = '{"type":"transferring"'
+TRANSFERRING = '"type":"transferring"'
 FAULT_PRIORITY = 1
 """A kiosk reporting a device fault goes ahead of calls that waited up to one ageing period less."""
 

@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from signaling.connections import Connection
 from signaling.handlers.socket_loop import receive_loop
+from signaling.outbox import Resumption
 from signaling.protocol import Error, ErrorCode
 from signaling.routing.engine import PartyKind
 from signaling.services import Services
@@ -25,10 +26,19 @@ M = TypeVar("M")
 class PartySession(ABC, Generic[M]):
     kind: PartyKind
 
-    def __init__(self, services: Services, ws: web.WebSocketResponse, party_id: str) -> None:
+    def __init__(
+        self,
+        services: Services,
+        ws: web.WebSocketResponse,
+        party_id: str,
+        resume_token: str | None = None,
+        last_seq: int = 0,
+    ) -> None:
         self.s = services
         self.party_id = party_id
         self.conn = Connection(ws, f"{self.kind}:{party_id}")
+        self.resume_token = resume_token
+        self.last_seq = last_seq
 
     @property
     def member(self) -> str:
@@ -36,8 +46,16 @@ class PartySession(ABC, Generic[M]):
         return self.conn.address
 
     @abstractmethod
-    async def greet(self) -> None:
-        """Register the party as online and send its welcome (and whatever it resumes)."""
+    async def greet(self, session: Resumption) -> None:
+        """Register the party as online, send its welcome (with the session's token, seq and whether it
+        resumed), call ``resumed``, and tell a new session its current state."""
+
+    def resumed(self, session: Resumption) -> None:
+        """After the welcome: replay what a resumed session missed; then numbered messages flow again."""
+        if session.resumed:
+            self.conn.resume_from(self.last_seq, session.missed)
+        else:
+            self.conn.resume_from(session.seq, [])
 
     @abstractmethod
     async def handle(self, msg: M) -> None: ...
@@ -55,9 +73,11 @@ class PartySession(ABC, Generic[M]):
         try:
             s.connections.add(self.member, self.conn)
             self._count()
+            self.conn.hold()  # messages arriving from now on wait for the replay of missed ones
             await s.delivery.attach(self.conn.address, self.deliver, self.conn.conn_id)
-            await self.greet()
-            log.info("%s connected", self.member)
+            session = await s.delivery.outbox.resume(self.member, self.resume_token, self.last_seq)
+            await self.greet(session)
+            log.info("%s connected (%s)", self.member, "resumed" if session.resumed else "new session")
             await receive_loop(self.conn.ws, self.conn, decode, self.handle, s.metrics)
         except RedisError as exc:
             # Redis did not answer: tell the client plainly; it reconnects (to this or another server)

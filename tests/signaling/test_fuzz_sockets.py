@@ -339,6 +339,7 @@ class Rig:
         self.problems.records.clear()
         if self.clients[side].closed.is_set():
             await self.reconnect_after_close(side, None)
+        await self.server.services.delivery.outbox.flushed()  # what connecting said is in Redis
 
     async def reconnect_after_close(self, side: Side, conn_before: bytes | str | None) -> None:
         """The server has closed the socket: wait until it has recorded the party leaving, then rejoin."""
