@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
+TURNSERVER ?= /usr/bin/turnserver
 
-.PHONY: demo serve test install install-test browser lint types pytest bench docs clean
+.PHONY: demo serve test install install-test browser turn lint types pytest bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +14,7 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
-install-test: $(BIN)/python browser
+install-test: $(BIN)/python browser turn
 	$(BIN)/pip install --quiet -e '.[test]'
 
 # Debian's Chromium drives the browser tests (no browser download).
@@ -21,6 +22,12 @@ browser:
 	@command -v $(CHROMIUM) >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's coturn relays media in the TURN tests (tests/turn_server.py runs it on loopback).
+turn:
+	@command -v $(TURNSERVER) >/dev/null 2>&1 || { \
+	  echo "installing Debian's coturn for the TURN tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coturn >/dev/null; }
 
 demo: install
 	$(BIN)/kiosk-assist demo

@@ -9,13 +9,14 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from signaling.background import start_background
 from signaling.embedded_redis import EmbeddedRedis
 from signaling.errors import StartupError
 from signaling.handlers.problems import problem_middleware
+from signaling.redis_connect import RedisURLError, describe, redis_from_url
 from signaling.routes import setup_routes
 from signaling.services import SERVICES, Services
 from signaling.settings import Settings
@@ -44,19 +45,21 @@ async def _redis(settings: Settings) -> AsyncIterator[tuple[Redis, str]]:
     if url is None:
         embedded = await EmbeddedRedis.start(settings.data_dir / "redis")
         url = embedded.url
-    # a blocking pool: a burst of commands waits for a free connection instead of failing at once
-    pool = BlockingConnectionPool.from_url(
-        url, max_connections=256, timeout=10, health_check_interval=10, socket_keepalive=True
-    )
-    redis: Redis = Redis(connection_pool=pool)
     try:
         try:
-            await redis.ping()
-        except (OSError, RedisError) as exc:
-            raise StartupError(f"cannot reach Redis ({_where(url)}): {exc}") from None
-        yield redis, url
+            # a blocking pool: a burst of commands waits for a free connection instead of failing at once
+            redis = redis_from_url(url)
+        except RedisURLError as exc:
+            raise StartupError(str(exc)) from None
+        try:
+            try:
+                await redis.ping()
+            except (OSError, RedisError) as exc:
+                raise StartupError(f"cannot reach Redis ({describe(url)}): {exc}") from None
+            yield redis, url
+        finally:
+            await redis.aclose()
     finally:
-        await redis.aclose()
         if embedded is not None:
             await embedded.stop()
 

@@ -108,7 +108,12 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
     _add_store_args(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_port, default=8080)
-    p.add_argument("--redis-url", help="Redis URL (default: an embedded redis-server under --data-dir)")
+    p.add_argument(
+        "--redis-url",
+        help="Redis URL: redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), unix:///PATH.sock, or for "
+        "Sentinel redis+sentinel://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT…]/MASTER_NAME[/DB] (the hosts are "
+        "sentinels, the credentials the master's) (default: an embedded redis-server under --data-dir)",
+    )
     p.add_argument("--redis-prefix", type=_prefix, help="key prefix, to share one Redis between deployments")
     p.add_argument(
         "--topics", type=_csv, default=DEFAULT_TOPICS, help="help topics (queues with default rules)"
@@ -156,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--kiosks", type=int, default=3, help="how many simulated kiosks ask for help")
     history = sub.add_parser("history", help="store call history from Redis into the database")
     _add_store_args(history)
-    history.add_argument("--redis-url", help="the servers' Redis URL (required)")
+    history.add_argument("--redis-url", help="the servers' Redis URL, as serve takes it (required)")
     history.add_argument("--redis-prefix", type=_prefix, help="the servers' key prefix")
     history.add_argument("--until-stdin-closes", action="store_true", help=argparse.SUPPRESS)
 

@@ -20,9 +20,9 @@ import signal
 import sys
 from collections.abc import Mapping
 
-from redis.asyncio import Redis
-
+from signaling.errors import CliError
 from signaling.history_writer import HistoryWriter
+from signaling.redis_connect import RedisURLError, redis_from_url
 from signaling.routing.keys import Keys
 from signaling.settings import Settings
 from signaling.store import Database
@@ -92,7 +92,10 @@ async def run_history(settings: Settings, *, until_stdin_closes: bool) -> int:
     """``kiosk-assist history``: store routing events until SIGTERM/SIGINT (or, as a child, stdin's end)."""
     if settings.redis_url is None:
         raise ValueError("the history worker needs a Redis URL")
-    redis: Redis = Redis.from_url(settings.redis_url)
+    try:
+        redis = redis_from_url(settings.redis_url)
+    except RedisURLError as exc:
+        raise CliError(str(exc)) from None
     db = await Database.connect(settings.effective_database_url)
     writer = HistoryWriter(redis, Keys(settings.redis_prefix), db)
     loop = asyncio.get_running_loop()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from signaling import openapi
 from signaling.handlers import (
     agent_socket,
     health,
@@ -29,6 +30,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics)
+    app.router.add_get("/openapi.json", openapi.openapi_json)
     app.router.add_post("/api/login", session_api.login)
     app.router.add_post("/api/logout", session_api.logout)
     app.router.add_get("/api/me", session_api.me)

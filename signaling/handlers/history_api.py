@@ -6,10 +6,11 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from signaling.handlers.session_api import require_session
-from signaling.protocol import ErrorCode, ProtocolError
+from signaling.protocol import ErrorCode, Id, ProtocolError
 from signaling.services import SERVICES
 from signaling.store import get_call, list_calls
 
@@ -38,9 +39,18 @@ async def calls_index(request: web.Request) -> web.Response:
     return web.json_response({"calls": [_jsonable(dataclasses.asdict(c)) for c in calls]})
 
 
+def _call_id(request: web.Request) -> str:
+    """The path's call id. Text that cannot be an id names no call, and is not sent to the database
+    (PostgreSQL refuses some of it, such as NUL characters)."""
+    try:
+        return msgspec.convert(request.match_info["call_id"], Id)
+    except msgspec.ValidationError:
+        raise ProtocolError(ErrorCode.UNKNOWN_CALL, "no such call in the history") from None
+
+
 async def call_detail(request: web.Request) -> web.Response:
     await require_session(request, STAFF)
-    record = await get_call(request.app[SERVICES].db, request.match_info["call_id"])
+    record = await get_call(request.app[SERVICES].db, _call_id(request))
     if record is None:
         raise ProtocolError(ErrorCode.UNKNOWN_CALL, "no such call in the history")
     data = dataclasses.asdict(record)

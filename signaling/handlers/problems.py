@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.typedefs import LooseHeaders
+from multidict import CIMultiDict
 
 from signaling.protocol import ErrorCode, ProtocolError
 
@@ -24,8 +26,16 @@ _STATUS = {
 }
 
 
-def problem(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"code": code, "message": message}, status=status)
+def problem(status: int, code: str, message: str, headers: LooseHeaders | None = None) -> web.Response:
+    return web.json_response({"code": code, "message": message}, status=status, headers=headers)
+
+
+def _kept_headers(exc: web.HTTPException) -> CIMultiDict[str]:
+    """What the HTTP layer said besides its text body, such as a 405's ``Allow`` (which RFC 9110 requires)."""
+    headers = CIMultiDict(exc.headers)
+    for name in (hdrs.CONTENT_TYPE, hdrs.CONTENT_LENGTH):
+        headers.popall(name, None)
+    return headers
 
 
 @web.middleware
@@ -37,7 +47,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        return problem(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason)
+        code = exc.reason.lower().replace(" ", "_")
+        return problem(exc.status, code, exc.text or exc.reason, _kept_headers(exc))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, ErrorCode.INTERNAL.value, "internal error; it has been logged")

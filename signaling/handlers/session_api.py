@@ -12,6 +12,7 @@ from signaling.errors import AuthError
 from signaling.protocol import ErrorCode, ProtocolError
 from signaling.services import SERVICES
 from signaling.store import authenticate, get_user
+from signaling.store.validation import USERNAME_RE
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -47,6 +48,8 @@ async def login(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     body = await read_json(request, LoginRequest)
     assert isinstance(body, LoginRequest)
+    if USERNAME_RE.fullmatch(body.username) is None:  # no account has such a name; spare the database
+        raise AuthError("wrong username or password")
     user = await authenticate(services.db, body.username, body.password)
     if user is None or user.disabled:
         raise AuthError("wrong username or password")

@@ -64,8 +64,11 @@ async def force_state(request: web.Request) -> web.Response:
     body = await read_json(request, ForceState)
     assert isinstance(body, ForceState)
     status = await services.engine.agent_status(name)
-    if status.state == "offline" and body.state != "offline" and not await _online(services, name):
-        raise ProtocolError(ErrorCode.WRONG_STATE, f"{name} is not signed in")
+    if status.state == "offline" and not await _online(services, name):
+        if body.state != "offline":
+            raise ProtocolError(ErrorCode.WRONG_STATE, f"{name} is not signed in")
+        # already offline: nothing to change (and no record to make for a name that may be no one's)
+        return web.json_response({"username": name, "state": "offline", "next_state": ""})
     # while the agent is busy this is kept as their next state; ending the offer or wrap-up applies it
     change = await services.engine.set_agent_state(
         name, body.state, body.reason or f"set by {staff.username}"
