@@ -147,7 +147,14 @@ const handlers = {
     wrapUp.setDispositions(msg.dispositions ?? []);
     if (msg.role && msg.role !== "kiosk") setRole(msg.role);
     banner("");
-    handlers.agent_state({ state: msg.agent_state ?? "away", call_id: null });
+    if (msg.resumed) return; // the session goes on: what was said meanwhile follows
+    // a new session: what this page believed gives way to what the server says now
+    if (model.call && (msg.agent_state !== "in_call" || msg.call_id !== model.call.callId)) endCall();
+    if (incoming.callId && (msg.agent_state !== "ringing" || msg.call_id !== incoming.callId)) {
+      releaseRingingMedia();
+      incoming.hide();
+    }
+    handlers.agent_state({ state: msg.agent_state ?? "away", call_id: msg.call_id ?? null });
   },
 
   agent_state(msg) {
@@ -198,6 +205,7 @@ const handlers = {
   },
 
   call_accepted(msg) {
+    if (model.call?.callId === msg.call_id) return; // told again after a reconnect: the call goes on
     incoming.hide();
     const media = ringingMedia;
     ringingMedia = null;
@@ -349,6 +357,7 @@ function startConsole(me) {
   render();
   model.socket = new AgentSocket(handlers, {
     onClose: socketClosed,
+    onReconnecting: socketReconnecting,
     onUnknown: (msg) => console.info("ignoring message", msg?.type),
   });
   model.socket.connect();
@@ -358,6 +367,12 @@ function startConsole(me) {
 function setRole(role) {
   model.role = role;
   board.setSupervisor(SUPERVISOR_ROLES.includes(role));
+}
+
+/** The socket dropped; it is reconnecting. The call's media carries on meanwhile. */
+async function socketReconnecting({ text, attempt }) {
+  banner(`${text} Reconnecting…`);
+  if (attempt >= 3 && (await whoAmI().catch(() => undefined)) === null) sessionEnded();
 }
 
 async function socketClosed({ text, opened }) {

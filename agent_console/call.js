@@ -2,8 +2,16 @@
 //
 // The kiosk makes the offer (video, audio and the `chat` and `control` data channels); the console answers,
 // trickles its ICE candidates including the final end-of-candidates (null), and shows the kiosk's media.
+//
+// Both ends send a heartbeat on the `control` channel twice a second. When the kiosk's stop for 2 s the
+// media path is broken: the call shows "Reconnecting…" and the kiosk, which notices too, offers again over
+// a new peer connection; a new offer replaces this page's connection (the camera stays open).
 
 import { candidateToWire, outbound } from "./protocol.js";
+
+const HEARTBEAT_MS = 500;
+const SILENCE_MS = 2000;
+const HEARTBEAT = JSON.stringify({ type: "heartbeat" });
 
 const MEDIA_ATTEMPTS = [
   { video: { width: { ideal: 1280 }, height: { ideal: 720 } }, audio: true },
@@ -44,13 +52,29 @@ export class CallSession {
     /** Candidates that arrived before the kiosk's offer was applied. */
     this.pendingCandidates = [];
     this.closed = false;
+    this.config = {
+      iceServers: accepted.ice_servers.map(cleanIceServer),
+      iceTransportPolicy: accepted.ice_transport_policy === "relay" ? "relay" : "all",
+    };
+    /** The kiosk's last heartbeat (performance.now()), 0 before the first. */
+    this.heardAt = 0;
+    this.silent = false;
+    this.beat = setInterval(() => this.#heartbeat(), HEARTBEAT_MS);
+    /** @type {RTCDataChannel|null} */
+    this.control = null;
     /** Serialises set-up, the offer and candidates in arrival order. */
-    this.work = this.#start(accepted.ice_servers, localMedia).catch((error) => this.#failed("start", error));
+    this.work = this.#start(localMedia).catch((error) => this.#failed("start", error));
   }
 
-  /** The kiosk's SDP offer: apply it, add our media, answer. */
+  /** The kiosk's SDP offer: apply it, add our media, answer. A later offer (the kiosk reconnecting the
+   * media) replaces the peer connection. */
   handleOffer(sdp) {
-    this.work = this.work.then(() => this.#answer(sdp)).catch((error) => this.#failed("answer", error));
+    this.work = this.work
+      .then(async () => {
+        if (this.pc?.remoteDescription) this.#newConnection();
+        await this.#answer(sdp);
+      })
+      .catch((error) => this.#failed("answer", error));
   }
 
   /** @param {import("./protocol.js").IceCandidate|null} candidate */
@@ -63,6 +87,7 @@ export class CallSession {
   close() {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.beat);
     this.pc?.close();
     for (const track of this.localStream?.getTracks() ?? []) track.stop();
     this.deps.remoteVideo.srcObject = null;
@@ -70,20 +95,58 @@ export class CallSession {
   }
 
   /** @param {Promise<MediaStream>|null} localMedia the camera opened while ringing, if any */
-  async #start(iceServers, localMedia) {
+  async #start(localMedia) {
     this.localStream = await (localMedia ?? openLocalMedia(this.deps.onWarning));
     if (this.closed) {
       for (const track of this.localStream.getTracks()) track.stop();
       return;
     }
-    const pc = new RTCPeerConnection({ iceServers: iceServers.map(cleanIceServer) });
+    this.#newConnection();
+  }
+
+  #newConnection() {
+    const old = this.pc;
+    const pc = new RTCPeerConnection(this.config);
     this.pc = pc;
+    this.pendingCandidates = [];
+    if (old) {
+      old.close();
+      this.remoteStream = new MediaStream();
+      this.deps.remoteVideo.srcObject = this.remoteStream;
+    }
     pc.addEventListener("icecandidate", (event) => {
-      this.deps.send(outbound.ice(this.callId, candidateToWire(event.candidate)));
+      if (this.pc === pc) this.deps.send(outbound.ice(this.callId, candidateToWire(event.candidate)));
     });
     pc.addEventListener("track", (event) => this.#remoteTrack(event.track));
-    pc.addEventListener("datachannel", (event) => this.deps.onChannel(event.channel));
-    pc.addEventListener("connectionstatechange", () => this.deps.onConnection(pc.connectionState));
+    pc.addEventListener("datachannel", (event) => this.#channel(event.channel));
+    pc.addEventListener("connectionstatechange", () => {
+      if (this.pc !== pc) return;
+      const state = pc.connectionState;
+      // a broken path is mended by the kiosk's next offer: the agent sees it reconnecting, not failed
+      this.deps.onConnection(state === "failed" || state === "disconnected" ? "reconnecting" : state);
+    });
+  }
+
+  #channel(channel) {
+    if (channel.label === "control") {
+      this.control = channel;
+      channel.addEventListener("message", () => {
+        this.heardAt = performance.now();
+        if (this.silent) {
+          this.silent = false;
+          this.deps.onConnection("connected");
+        }
+      });
+    }
+    this.deps.onChannel(channel);
+  }
+
+  #heartbeat() {
+    if (this.control?.readyState === "open") this.control.send(HEARTBEAT);
+    if (this.heardAt && !this.silent && performance.now() - this.heardAt > SILENCE_MS) {
+      this.silent = true;
+      this.deps.onConnection("reconnecting");
+    }
   }
 
   async #answer(sdp) {

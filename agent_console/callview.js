@@ -1,13 +1,14 @@
 // The in-call screen around the media: who the call is with, its duration, the connection's health.
 
 import { handoverTitle, priorityLabel } from "./incoming.js";
-import { byId, formatDuration, humanize, renderHandoverNotes, toast } from "./ui.js";
+import { byId, formatDuration, humanize, renderHandoverNotes } from "./ui.js";
 
 const CONNECTION_TEXT = Object.freeze({
   new: "Connecting…",
   connecting: "Connecting…",
   connected: "Connected",
   disconnected: "Reconnecting…",
+  reconnecting: "Reconnecting…",
   failed: "Connection failed",
   closed: "Closed",
 });
@@ -58,16 +59,12 @@ export class CallView {
     return (performance.now() - this.startedAt) / 1000;
   }
 
-  /** @param {RTCPeerConnectionState|"new"} state */
+  /** @param {RTCPeerConnectionState|"new"|"reconnecting"} state */
   connection(state) {
     const pill = byId("call-connection");
     pill.textContent = CONNECTION_TEXT[state] ?? state;
     pill.dataset.conn = state;
-    if (state === "failed") {
-      toast("The video connection to the kiosk failed. Hang up and ask the customer to call again.", {
-        title: "Connection failed",
-      });
-    }
+
   }
 
   #tick() {

@@ -1,8 +1,17 @@
 // The agent's WebSocket to the signaling server: JSON in, typed messages out, one handler per message type.
+//
+// When the connection drops (a network blip, a laptop's sleep, a server restart) it reconnects with backoff
+// and resumes the session: the server replays every message sent meanwhile, in order, once (each numbered
+// message carries `seq`; the welcome gives the resume token). The call's media, peer to peer, carries on.
 
 import { outbound } from "./protocol.js";
 
 const HEARTBEAT_MS = 10_000;
+/** About 0, 0.3, 1.2, 2.7, 4.8 s, then every 7 s, each with up to 20 % jitter. */
+const RECONNECT_DELAYS_MS = [0, 300, 1200, 2700, 4800];
+const RECONNECT_EVERY_MS = 7000;
+/** Closes after which reconnecting cannot help. */
+const FINAL_CLOSES = new Set([4001, 4401]);
 
 /** Close codes the server uses, with what they mean to the agent. */
 const CLOSE_REASONS = Object.freeze({
@@ -16,6 +25,7 @@ export class AgentSocket {
   /**
    * @param {Object<string, (msg: any) => void>} handlers keyed by message `type`
    * @param {{onOpen?: () => void, onClose?: (info: {code: number, text: string, opened: boolean}) => void,
+   *          onReconnecting?: (info: {code: number, text: string, attempt: number}) => void,
    *          onUnknown?: (msg: any) => void}} [hooks]
    */
   constructor(handlers, hooks = {}) {
@@ -24,11 +34,20 @@ export class AgentSocket {
     this.ws = null;
     this.opened = false;
     this.heartbeat = 0;
+    /** The session to resume, from the last welcome, and the last numbered message received. */
+    this.resumeToken = "";
+    this.lastSeq = 0;
+    this.attempt = 0;
+    this.retry = 0;
+    this.stopped = false;
   }
 
   connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(`${scheme}//${location.host}/ws/agent`);
+    const resume = this.resumeToken
+      ? `?resume=${encodeURIComponent(this.resumeToken)}&last_seq=${this.lastSeq}`
+      : "";
+    const ws = new WebSocket(`${scheme}//${location.host}/ws/agent${resume}`);
     this.ws = ws;
     ws.addEventListener("open", () => this.#opened());
     ws.addEventListener("message", (event) => this.#received(event.data));
@@ -43,6 +62,8 @@ export class AgentSocket {
   }
 
   close() {
+    this.stopped = true;
+    clearTimeout(this.retry);
     clearInterval(this.heartbeat);
     if (this.ws) {
       this.ws.close(1000, "signed out");
@@ -52,6 +73,7 @@ export class AgentSocket {
 
   #opened() {
     this.opened = true;
+    this.attempt = 0;
     this.heartbeat = setInterval(() => this.send(outbound.heartbeat()), HEARTBEAT_MS);
     this.hooks.onOpen?.();
   }
@@ -64,6 +86,14 @@ export class AgentSocket {
       console.warn("ignoring a frame that is not JSON");
       return;
     }
+    if (typeof msg?.seq === "number") {
+      if (msg.seq <= this.lastSeq) return; // already received before a reconnect
+      this.lastSeq = msg.seq;
+    }
+    if (msg?.type === "welcome") {
+      this.resumeToken = msg.resume_token ?? "";
+      if (!msg.resumed) this.lastSeq = msg.last_seq ?? 0; // a new session counts on from here
+    }
     const handler = this.handlers[msg?.type];
     if (handler) handler(msg);
     else this.hooks.onUnknown?.(msg);
@@ -74,6 +104,13 @@ export class AgentSocket {
     if (this.ws === null) return; // closed on purpose
     this.ws = null;
     const text = CLOSE_REASONS[event.code] ?? "The connection to the server was lost.";
-    this.hooks.onClose?.({ code: event.code, text, opened: this.opened });
+    if (this.stopped || FINAL_CLOSES.has(event.code) || !this.opened) {
+      this.hooks.onClose?.({ code: event.code, text, opened: this.opened });
+      return;
+    }
+    const base = RECONNECT_DELAYS_MS[this.attempt] ?? RECONNECT_EVERY_MS;
+    this.attempt += 1;
+    this.hooks.onReconnecting?.({ code: event.code, text, attempt: this.attempt });
+    this.retry = setTimeout(() => this.connect(), base * (0.8 + Math.random() * 0.4));
   }
 }

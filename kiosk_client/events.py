@@ -28,6 +28,8 @@ def describe(record: dict[str, Any]) -> str | None:
         "chat_sent": f"You: {record.get('text', '')}",
         "reconnecting": "Connection lost; reconnecting...",
         "reconnected": "Reconnected.",
+        "media_lost": "The video connection was interrupted; reconnecting...",
+        "media_restored": "You are connected again.",
         "call_lost": "The connection was lost for too long and the call has ended. Please try again.",
         "ended": "The call has ended. Thank you.",
         "error": f"Sorry: {record.get('message', 'something went wrong')}",

@@ -3,6 +3,11 @@
 aiortc gathers every ICE candidate before ``localDescription`` is set, so the offer carries them all; the
 browser's trickled candidates, and its final end-of-candidates marker, are fed back with ``add_candidate``.
 Remote media is consumed to the latest frame (or recorded), so nothing builds up in aiortc's queues.
+
+aiortc takes half a minute to notice a dead path (and about 90 s over a dead TURN relay), and has no ICE
+restart. So both ends send a heartbeat on the ``control`` channel twice a second; ``alive`` is set when the
+first arrives and ``lost`` when none has for ``SILENCE_S``; the call then goes on over a new peer connection
+(kiosk_client/session.py). Candidates of an earlier connection (another ICE username fragment) are dropped.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
 from media import LatestFrameConsumer, MediaSource, Recorder
@@ -29,11 +35,16 @@ from signaling.protocol import IceCandidate, IceServer
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 5.0
+HEARTBEAT_S = 0.5
+SILENCE_S = 2.0
+"""No heartbeat for this long: the media path is broken (detected within SILENCE_S + HEARTBEAT_S)."""
+HEARTBEAT = '{"type":"heartbeat"}'
 
 
-def ice_configuration(servers: list[IceServer]) -> RTCConfiguration:
+def ice_configuration(servers: list[IceServer], policy: str = "all") -> RTCConfiguration:
     return RTCConfiguration(
-        iceServers=[RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in servers]
+        iceServers=[RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in servers],
+        iceTransportPolicy=RTCIceTransportPolicy.RELAY if policy == "relay" else RTCIceTransportPolicy.ALL,
     )
 
 
@@ -43,11 +54,12 @@ class KioskPeer:
         source: MediaSource,
         ice_servers: list[IceServer],
         *,
+        policy: str = "all",
         record_to: Path | None = None,
         on_chat: Callable[[str], None] | None = None,
         on_state: Callable[[str], None] | None = None,
     ) -> None:
-        self.pc = RTCPeerConnection(ice_configuration(ice_servers))
+        self.pc = RTCPeerConnection(ice_configuration(ice_servers, policy))
         self._source = source
         self._record_to = record_to
         self._on_chat = on_chat or (lambda _text: None)
@@ -65,8 +77,35 @@ class KioskPeer:
             self.pc.addTrack(track)
         self.chat.on("open", self.chat_open.set)
         self.chat.on("message", self._chat_message)
+        self.alive = asyncio.Event()
+        """The far end's first heartbeat arrived: media flows both ways."""
+        self.lost = asyncio.Event()
+        """Its heartbeats stopped: the path is broken."""
+        self._heard_at = 0.0
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.control.on("open", self._control_open)
+        self.control.on("message", self._control_message)
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._state_changed)
+
+    def _control_open(self) -> None:
+        self._heartbeat = asyncio.ensure_future(self._beat())
+
+    def _control_message(self, message: str | bytes) -> None:
+        self._heard_at = asyncio.get_running_loop().time()
+        self.alive.set()
+
+    async def _beat(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while not self._closed:
+            if self.control.readyState == "open":
+                self.control.send(HEARTBEAT)
+            await asyncio.sleep(HEARTBEAT_S)  # the heartbeat's period
+            last = self._heard_at if self.alive.is_set() else started
+            if loop.time() - last > SILENCE_S and self.alive.is_set() and not self.lost.is_set():
+                log.warning("no heartbeat from the agent's browser for %.1f s", loop.time() - last)
+                self.lost.set()
 
     def _chat_message(self, message: str | bytes) -> None:
         self._on_chat(message.decode() if isinstance(message, bytes) else message)
@@ -101,10 +140,22 @@ class KioskPeer:
         text = candidate.candidate.removeprefix("candidate:")
         if not text:  # an empty candidate string is the browser's end-of-generation marker
             return
+        if not self._current(candidate):
+            log.debug("dropping a candidate of an earlier connection")
+            return
         parsed = candidate_from_sdp(text)
         parsed.sdpMid = candidate.sdpMid
         parsed.sdpMLineIndex = candidate.sdpMLineIndex
         await self.pc.addIceCandidate(parsed)
+
+    def _current(self, candidate: IceCandidate) -> bool:
+        """Whether the candidate belongs to this connection's answer (same ICE username fragment)."""
+        remote = self.pc.remoteDescription
+        if remote is None:
+            return False
+        if candidate.usernameFragment is None:
+            return True
+        return f"a=ice-ufrag:{candidate.usernameFragment}" in remote.sdp
 
     def send_chat(self, text: str) -> None:
         self.chat.send(text)
@@ -114,6 +165,8 @@ class KioskPeer:
         if self._closed:
             return
         self._closed = True
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         for consumer in self.consumers.values():
             await consumer.stop()
         if self.recorder is not None:

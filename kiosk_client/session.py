@@ -32,6 +32,11 @@ from signaling.protocol import (
 log = logging.getLogger(__name__)
 
 APP_VERSION = "0.1.0"
+FIRST_CONNECT_S = 15.0
+"""How long the first media connection of a call may take before the kiosk offers again."""
+RECONNECT_CONNECT_S = 3.0
+"""The same, for a connection that replaces a broken one."""
+OFFER_GATHER_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,9 @@ class KioskRunner:
         self.refusal: Error | None = None
         """Why the help request was refused (queue closed or full...), if it was."""
         self._offer: asyncio.Future[str] | None = None
-        self._prepared_for: list[IceServer] | None = None
+        self._prepared_for: tuple[list[IceServer], str] | None = None
+        self._media_watch: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
         self.on_event: Callable[[str], None] | None = None
 
     def _show(self, record: dict[str, Any]) -> None:
@@ -142,11 +149,14 @@ class KioskRunner:
             await self._end_peer()  # the next agent gets a fresh connection
         elif isinstance(message, Ringing):
             self.events.write("ringing", call_id=message.call_id)
-            await self._prepare_call(message.call_id, message.ice_servers)
+            await self._prepare_call(message.call_id, (message.ice_servers, message.ice_transport_policy))
         elif isinstance(message, AgentJoined):
             await self._start_call(message)
         elif isinstance(message, SessionDescription) and message.sdp_type is SdpType.ANSWER and self.peer:
-            await self.peer.apply_answer(message.sdp)
+            try:
+                await self.peer.apply_answer(message.sdp)
+            except Exception as exc:  # an answer to an offer this kiosk has since replaced
+                log.info("ignoring an answer that does not fit the current connection: %s", exc)
         elif isinstance(message, Ice) and self.peer is not None:
             await self.peer.add_candidate(message.candidate)
         elif isinstance(message, CallEnded):
@@ -164,30 +174,79 @@ class KioskRunner:
                 return self.options.exit_after_call
         return False
 
-    async def _prepare_call(self, call_id: str, ice_servers: list[IceServer]) -> None:
+    async def _prepare_call(self, call_id: str, ice: tuple[list[IceServer], str]) -> None:
         """While an agent is rung: build the peer connection and gather candidates for the offer."""
         self.call_id = call_id
-        if self.peer is not None and self._offer is not None and self._prepared_for == ice_servers:
+        if self.peer is not None and self._offer is not None and self._prepared_for == ice:
             return  # rung again after a decline: the prepared offer still serves
         await self._end_peer()
+        self.peer = self._new_peer(ice, record=True)
+        self._prepared_for = ice
+        self._offer = asyncio.ensure_future(self.peer.make_offer())
+
+    def _new_peer(self, ice: tuple[list[IceServer], str], record: bool) -> KioskPeer:
         assert self._source is not None
-        self.peer = KioskPeer(
+        peer = KioskPeer(
             self._source,
-            ice_servers,
-            record_to=self.options.record_to,
+            ice[0],
+            policy=ice[1],
+            record_to=self.options.record_to if record else None,
             on_chat=self._chat_received,
             on_state=self._peer_state,
         )
-        self.peer.chat.on("open", self._chat_opened)
-        self._prepared_for = ice_servers
-        self._offer = asyncio.ensure_future(self.peer.make_offer())
+        peer.chat.on("open", self._chat_opened)
+        return peer
 
     async def _start_call(self, joined: AgentJoined) -> None:
         self.events.write("agent_joined", call_id=joined.call_id, agent=joined.agent_name)
-        await self._prepare_call(joined.call_id, joined.ice_servers)  # a no-op when prepared while ringing
+        ice = (joined.ice_servers, joined.ice_transport_policy)
+        await self._prepare_call(joined.call_id, ice)  # a no-op when prepared while ringing
         assert self._offer is not None
+        assert self.peer is not None
         sdp = await self._offer
         await self.signaling.send(SessionDescription(call_id=joined.call_id, sdp_type=SdpType.OFFER, sdp=sdp))
+        self._media_watch = asyncio.create_task(self._keep_media(joined.call_id, ice, self.peer))
+
+    async def _keep_media(self, call_id: str, ice: tuple[list[IceServer], str], peer: KioskPeer) -> None:
+        """For the whole call: when the media path breaks (heartbeats stop) or a new connection does not
+        come up in time, offer again over a new peer connection (aiortc has no ICE restart)."""
+        wait_s = FIRST_CONNECT_S
+        lost_at: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                async with asyncio.timeout(wait_s):
+                    await peer.alive.wait()
+            except TimeoutError:
+                log.info("call %s: no media after %.0f s; offering again", call_id, wait_s)
+            else:
+                if lost_at is not None:
+                    took_ms = round((loop.time() - lost_at) * 1000)
+                    self.events.write("media_restored", call_id=call_id, took_ms=took_ms)
+                    lost_at = None
+                await peer.lost.wait()
+                lost_at = loop.time()
+                self.events.write("media_lost", call_id=call_id)
+            wait_s = RECONNECT_CONNECT_S
+            peer = await self._replace_peer(call_id, ice)
+
+    async def _replace_peer(self, call_id: str, ice: tuple[list[IceServer], str]) -> KioskPeer:
+        old, self.peer = self.peer, self._new_peer(ice, record=False)
+        self._offer, self._prepared_for = None, None
+        if old is not None:  # over a dead path aiortc's close takes a minute: not on the way of the new one
+            closing = asyncio.create_task(old.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+        peer = self.peer
+        try:
+            async with asyncio.timeout(OFFER_GATHER_S):  # a TURN server that is down never answers
+                sdp = await peer.make_offer()
+            await self.signaling.send(SessionDescription(call_id=call_id, sdp_type=SdpType.OFFER, sdp=sdp))
+        except (TimeoutError, SignalingError) as exc:
+            log.info("call %s: could not offer again yet (%s)", call_id, exc or "timed out")
+        except Exception:  # the next attempt starts afresh; the call must not lose its media for good
+            log.exception("call %s: offering again failed", call_id)
+        return peer
 
     def _discard_prepared(self) -> None:
         if self._offer is not None:
@@ -218,6 +277,9 @@ class KioskRunner:
             await self.signaling.send(Hangup(call_id=self.call_id))
 
     async def _end_peer(self) -> None:
+        if self._media_watch is not None:
+            self._media_watch.cancel()
+            self._media_watch = None
         self._discard_prepared()
         if self.peer is not None:
             await self.peer.close()
@@ -225,6 +287,8 @@ class KioskRunner:
 
     async def close(self) -> None:
         await self._end_peer()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
         await self.signaling.close()
         if self._owns_source and self._source is not None:
             await self._source.close()

@@ -89,7 +89,7 @@ class KioskSignaling:
             raise SignalingError(f"unexpected first message {type(reply).__name__}", fatal=True)
         self.welcome = reply
         if not reply.resumed:  # a new session: its messages count on from here
-            self.last_seq = reply.seq
+            self.last_seq = reply.last_seq
         return reply
 
     def _resume_hello(self) -> KioskHello:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 from signaling.delivery import Delivery
+from signaling.ice import IceConfig
 from signaling.metrics import Metrics
 from signaling.protocol import (
     AgentState,
     AgentStateChanged,
     CallEnded,
     CallState,
-    IceServer,
     Offer,
     OfferRevoked,
     Ringing,
@@ -34,13 +34,11 @@ log = logging.getLogger(__name__)
 
 
 class Announcer:
-    def __init__(
-        self, engine: RoutingEngine, delivery: Delivery, metrics: Metrics, ice_urls: tuple[str, ...]
-    ) -> None:
+    def __init__(self, engine: RoutingEngine, delivery: Delivery, metrics: Metrics, ice: IceConfig) -> None:
         self.engine = engine
         self.delivery = delivery
         self.metrics = metrics
-        self.ice_servers = [IceServer(urls=[url]) for url in ice_urls]
+        self.ice = ice
 
     async def outcome(self, outcome: Outcome) -> None:
         for reservation in outcome.offers:
@@ -79,7 +77,12 @@ class Announcer:
             agent_address(agent), AgentStateChanged(state=AgentState.RINGING, call_id=call_id)
         )
         await self.delivery.send(
-            kiosk_address(call.kiosk_id), Ringing(call_id=call_id, ice_servers=self.ice_servers)
+            kiosk_address(call.kiosk_id),
+            Ringing(
+                call_id=call_id,
+                ice_servers=self.ice.servers(call_id),
+                ice_transport_policy=self.ice.policy,
+            ),
         )
         log.debug("offered call %s to %s", call_id, agent)
 

@@ -130,6 +130,17 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ice-server", action="append", default=[], help="STUN/TURN URL for both parties (repeat)"
     )
+    p.add_argument(
+        "--turn-secret-file",
+        type=Path,
+        help="file holding coturn's static-auth-secret: each call gets TURN credentials of its own",
+    )
+    p.add_argument(
+        "--ice-transport-policy",
+        choices=("all", "relay"),
+        default="all",
+        help="relay: calls use TURN only (both parties)",
+    )
     p.add_argument("--allowed-origin", action="append", default=[], help="extra console origin (repeat)")
     p.add_argument("--reservation-timeout", type=_seconds, default=20.0, help="seconds an offer rings")
     p.add_argument(
@@ -233,12 +244,26 @@ def settings_from(args: argparse.Namespace) -> Settings:
         wrap_up_extension_s=getattr(args, "wrap_up_extension", 60.0),
         dispositions=getattr(args, "dispositions", DEFAULT_DISPOSITIONS),
         ice_servers=tuple(getattr(args, "ice_server", ())),
+        turn_secret=_turn_secret(getattr(args, "turn_secret_file", None)),
+        ice_transport_policy="relay" if getattr(args, "ice_transport_policy", "all") == "relay" else "all",
         allowed_origins=tuple(getattr(args, "allowed_origin", ())),
         reservation_timeout_s=getattr(args, "reservation_timeout", 20.0),
         history=_history_mode(getattr(args, "history", "in-process")),
         client_messages_per_s=getattr(args, "client_rate", 30.0),
         client_message_burst=getattr(args, "client_burst", 60),
     )
+
+
+def _turn_secret(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        secret = path.read_text().strip()
+    except OSError as exc:
+        raise SystemExit(f"kiosk-assist: cannot read the TURN secret file {path}: {exc.strerror}") from None
+    if not secret:
+        raise SystemExit(f"kiosk-assist: the TURN secret file {path} is empty")
+    return secret
 
 
 def _history_mode(value: str) -> Literal["child", "in_process", "external"]:

@@ -215,7 +215,7 @@ class Welcome(_Msg, tag="welcome"):
     """A live call this party resumes after reconnecting (its state follows in the next messages)."""
     resume_token: str = ""
     """Give it back (with the last ``seq`` received) when reconnecting, to resume this session."""
-    seq: int = 0
+    last_seq: int = 0
     """The ``seq`` of the last message of this party before this welcome: a new session's messages count
     on from here; a resumed one's missed messages (``seq`` above the client's ``last_seq``) follow now."""
     resumed: bool = False
@@ -270,6 +270,8 @@ class Ringing(_Msg, tag="ringing"):
 
     call_id: Id
     ice_servers: list[IceServer]
+    ice_transport_policy: Literal["all", "relay"] = "all"
+    """``relay``: use relayed (TURN) candidates only."""
 
 
 class Transferring(_Msg, tag="transferring"):
@@ -285,6 +287,8 @@ class AgentJoined(_Msg, tag="agent_joined"):
     call_id: Id
     agent_name: str
     ice_servers: list[IceServer]
+    ice_transport_policy: Literal["all", "relay"] = "all"
+    """``relay``: use relayed (TURN) candidates only."""
 
 
 class CallAccepted(_Msg, tag="call_accepted"):
@@ -293,6 +297,8 @@ class CallAccepted(_Msg, tag="call_accepted"):
     call_id: Id
     kiosk_id: Id
     ice_servers: list[IceServer]
+    ice_transport_policy: Literal["all", "relay"] = "all"
+    """``relay``: use relayed (TURN) candidates only."""
 
 
 class CallEnded(_Msg, tag="call_ended"):

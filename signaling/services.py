@@ -12,6 +12,7 @@ from signaling.auth import Sessions
 from signaling.connections import ConnectionRegistry
 from signaling.delivery import Delivery
 from signaling.history_writer import HistoryWriter
+from signaling.ice import IceConfig
 from signaling.metrics import Metrics
 from signaling.queue_updates import QueueWatcher
 from signaling.routing.engine import RoutingEngine
@@ -63,7 +64,12 @@ class Services:
             delivery=delivery,
             sessions=Sessions(redis, keys, settings.session_ttl_s),
             metrics=metrics,
-            announcer=Announcer(engine, delivery, metrics, settings.ice_servers),
+            announcer=Announcer(
+                engine,
+                delivery,
+                metrics,
+                IceConfig(settings.ice_servers, settings.turn_secret, policy=settings.ice_transport_policy),
+            ),
             queue_watcher=QueueWatcher(engine, delivery, settings.average_handle_s),
             history=HistoryWriter(redis, keys, db),
             connections=ConnectionRegistry(),

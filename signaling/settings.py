@@ -35,6 +35,10 @@ class Settings:
     session_ttl_s: float = 12 * 3600.0
     ice_servers: tuple[str, ...] = field(default_factory=tuple)
     """STUN/TURN URLs handed to both parties; empty means host candidates only (same network)."""
+    turn_secret: str | None = None
+    """coturn's ``static-auth-secret``: each call gets TURN credentials of its own (see signaling/ice.py)."""
+    ice_transport_policy: Literal["all", "relay"] = "all"
+    """``relay``: calls use TURN only (both parties), e.g. where direct paths must not be tried."""
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     """Extra WebSocket origins; the server's own origin is always allowed."""
     client_messages_per_s: float = 30.0

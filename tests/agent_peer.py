@@ -35,6 +35,8 @@ class AgentPeer:
             self.chat = channel
             channel.on("message", lambda m: self.chat_received.put_nowait(m))
             self.chat_open.set()
+        elif channel.label == "control":  # answer the kiosk's heartbeats, as the console does
+            channel.on("message", lambda _m: channel.send('{"type":"heartbeat"}'))
 
     async def answer(self, agent: Client, accepted: CallAccepted) -> None:
         """Wait for the kiosk's offer, answer it with media, and send the end-of-candidates marker."""

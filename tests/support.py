@@ -155,7 +155,7 @@ class Client:
     @property
     def last_seq(self) -> int:
         """What a client would say it has: the last numbered message, or where its session began."""
-        return self.seqs[-1] if self.seqs else self.welcome.seq
+        return self.seqs[-1] if self.seqs else self.welcome.last_seq
 
     async def send_raw(self, data: str) -> None:
         await self.ws.send_str(data)

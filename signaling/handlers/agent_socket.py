@@ -121,7 +121,7 @@ class AgentSession(PartySession[AgentInbound]):
                 agent_state=AgentState(state),
                 call_id=call_id or None,
                 resume_token=session.token,
-                seq=session.seq,
+                last_seq=session.seq,
                 resumed=session.resumed,
             )
         )
@@ -129,8 +129,24 @@ class AgentSession(PartySession[AgentInbound]):
         if session.resumed:
             return  # what it missed was replayed; its state is as it was told
         await s.announcer.agent_state(self.username)
+        if state == "in_call" and call_id:
+            # a console that starts afresh in a call (a reload): it rejoins; the kiosk, finding the old
+            # media path silent, offers again
+            call = await s.engine.get_call(call_id)
+            if call is not None:
+                await self.send_call_accepted(call_id, call.kiosk_id)
         if state == "ringing" and call_id:
             await s.announcer.offer(Reservation(call_id, self.username))
+
+    async def send_call_accepted(self, call_id: str, kiosk_id: str) -> None:
+        ice = self.s.announcer.ice
+        accepted = CallAccepted(
+            call_id=call_id,
+            kiosk_id=kiosk_id,
+            ice_servers=ice.servers(call_id),
+            ice_transport_policy=ice.policy,
+        )
+        await self.s.delivery.send(self.member, accepted)
 
     async def handle(self, msg: AgentInbound) -> None:
         if isinstance(msg, SessionDescription | Ice):
@@ -193,13 +209,18 @@ class AgentSession(PartySession[AgentInbound]):
         s = self.s
         accepted = await s.engine.accept(call_id, self.username)
         kiosk_id = accepted.kiosk_id
-        ice = s.announcer.ice_servers
+        ice, policy = s.announcer.ice.servers(call_id), s.announcer.ice.policy
         # the kiosk's offer is on the critical path to media: tell it first
         await s.delivery.send(
             kiosk_address(kiosk_id),
-            AgentJoined(call_id=call_id, agent_name=self.display_name, ice_servers=ice),
+            AgentJoined(
+                call_id=call_id,
+                agent_name=self.display_name,
+                ice_servers=ice,
+                ice_transport_policy=policy,
+            ),
         )
-        await s.delivery.send(self.member, CallAccepted(call_id=call_id, kiosk_id=kiosk_id, ice_servers=ice))
+        await self.send_call_accepted(call_id, kiosk_id)
         s.metrics.answer_seconds.observe(max(0.0, (now_ms() - accepted.created_ms) / 1000))
         await s.announcer.agent_state(self.username, accepted.status)
         log.debug("agent %s accepted call %s", self.username, call_id)

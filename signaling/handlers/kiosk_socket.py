@@ -116,7 +116,7 @@ class KioskSession(PartySession[KioskInbound]):
                 topics=list(s.settings.topics),
                 call_id=live.call_id if live else None,
                 resume_token=session.token,
-                seq=session.seq,
+                last_seq=session.seq,
                 resumed=session.resumed,
             )
         )
