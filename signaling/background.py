@@ -10,6 +10,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from redis.exceptions import RedisError
+
 from signaling.errors import RoutingError
 from signaling.history_worker import HistoryChild, child_env
 from signaling.routing.engine import now_ms
@@ -76,6 +78,8 @@ async def _every(interval: float, step: Callable[[], Awaitable[None]], name: str
             await step()
         except asyncio.CancelledError:
             raise
+        except (RedisError, OSError) as exc:  # an outage is reported by /readyz; no traceback per round
+            log.warning("%s: Redis unavailable (%s); continuing", name, type(exc).__name__)
         except Exception:
             log.exception("%s failed; continuing", name)
         await asyncio.sleep(interval)  # a periodic timer, not synchronisation

@@ -20,7 +20,7 @@ import uuid
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from signaling.routing.keys import Keys
 from signaling.store import Database, InvalidEvent, RoutingEvent, apply_events
@@ -129,6 +129,9 @@ class HistoryWriter:
                     raise
                 log.warning("history: the consumer group vanished (Redis lost its data); recreating it")
                 await self.setup()
+            except (RedisError, OSError) as exc:
+                log.warning("history: Redis unavailable (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(1.0)  # back off while Redis restarts or fails over
             except Exception:
                 log.exception("history writer failed; retrying")
                 await asyncio.sleep(1.0)  # back off before retrying a failing database or Redis

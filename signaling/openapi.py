@@ -210,7 +210,11 @@ AGENT_NAME = _path_parameter(
 )
 
 
+UNAVAILABLE = _problem("`unavailable`: Redis is restarting or failing over; retry (see `Retry-After`)")
+
+
 def _operation(operation_id: str, summary: str, responses: dict[int, Any], **extra: Any) -> dict[str, Any]:
+    responses = {503: UNAVAILABLE, **responses}  # every route may meet a Redis outage
     return {
         "operationId": operation_id,
         "summary": summary,

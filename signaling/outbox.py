@@ -52,6 +52,7 @@ class Resumption:
 
 class Outbox:
     def __init__(self, redis: Redis, keys: Keys, keep_s: float) -> None:
+        self._redis = redis
         self._keys = keys
         self._keep_ms = int(keep_s * 1000)
         self._append = redis.register_script(_script("outbox_append"))
@@ -124,6 +125,18 @@ class Outbox:
                     log.warning("outbox: cannot write to Redis (%s); retrying", exc)
                 await asyncio.sleep(RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)])
                 attempt += 1
+
+    async def kept(self, addresses: list[str]) -> dict[str, list[str]]:
+        """What each party's outbox holds now, oldest first (to catch up connections that may have missed
+        messages while this process was not subscribed)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for address in addresses:
+                pipe.lrange(f"{self._keys.prefix}:outbox:{address}", 0, -1)
+            lists = await pipe.execute()
+        return {
+            address: [m.decode() if isinstance(m, bytes) else str(m) for m in held]
+            for address, held in zip(addresses, lists, strict=True)
+        }
 
     async def resume(self, address: str, token: str | None, last_seq: int) -> Resumption:
         new_token = secrets.token_urlsafe(18)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import hdrs, web
 from aiohttp.typedefs import LooseHeaders
 from multidict import CIMultiDict
+from redis.exceptions import RedisError
 
 from signaling.protocol import ErrorCode, ProtocolError
 
@@ -49,6 +50,14 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         code = exc.reason.lower().replace(" ", "_")
         return problem(exc.status, code, exc.text or exc.reason, _kept_headers(exc))
+    except (RedisError, OSError) as exc:  # Redis is restarting or failing over: retry shortly
+        log.warning("%s %s: Redis unavailable (%s)", request.method, request.path, type(exc).__name__)
+        return problem(
+            503,
+            ErrorCode.UNAVAILABLE.value,
+            "service temporarily unavailable, retrying",
+            {hdrs.RETRY_AFTER: "2"},
+        )
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, ErrorCode.INTERNAL.value, "internal error; it has been logged")

@@ -6,7 +6,7 @@ The checks replay every routing event in the order Redis ran the transitions (th
 out of order by ``at``; it is used only where the Lua itself compares times (the decline cooldown).
 
 Knobs (environment): ``KA_STRESS_SEED`` replays a run's random choices, ``KA_STRESS_SECONDS`` sets the length
-of the random behaviour (default 60).
+of the random behaviour (default 30).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from tests.support import (
 SERVERS = 3
 KIOSKS = 200
 AGENTS = 20
-RUN_S = float(os.environ.get("KA_STRESS_SECONDS", "60"))
+RUN_S = float(os.environ.get("KA_STRESS_SECONDS", "30"))
 RESERVATION_TIMEOUT_S = 2
 CAPACITY = 1
 DEPOSITS_AGENTS = 7
