@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from signaling.protocol import (
     HelpRequest,
     Ice,
     IceServer,
+    MediaStatus,
     Queued,
     Ringing,
     SdpType,
@@ -37,6 +39,7 @@ FIRST_CONNECT_S = 15.0
 RECONNECT_CONNECT_S = 3.0
 """The same, for a connection that replaces a broken one."""
 OFFER_GATHER_S = 3.0
+MEDIA_REPORT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -224,11 +227,25 @@ class KioskRunner:
                     took_ms = round((loop.time() - lost_at) * 1000)
                     self.events.write("media_restored", call_id=call_id, took_ms=took_ms)
                     lost_at = None
-                await peer.lost.wait()
+                await self._report_while_flowing(call_id, peer)
                 lost_at = loop.time()
                 self.events.write("media_lost", call_id=call_id)
+                await self._report_media(call_id, flowing=False)
             wait_s = RECONNECT_CONNECT_S
             peer = await self._replace_peer(call_id, ice)
+
+    async def _report_while_flowing(self, call_id: str, peer: KioskPeer) -> None:
+        """Tell the server every few seconds that the media flows, until it stops: while it does, a call
+        whose agent lost the server is kept (the two still talk peer to peer)."""
+        while not peer.lost.is_set():
+            await self._report_media(call_id, flowing=True)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(MEDIA_REPORT_S):
+                    await peer.lost.wait()
+
+    async def _report_media(self, call_id: str, *, flowing: bool) -> None:
+        with contextlib.suppress(SignalingError, ConnectionError):  # reconnecting: the next report will do
+            await self.signaling.send(MediaStatus(call_id=call_id, flowing=flowing))
 
     async def _replace_peer(self, call_id: str, ice: tuple[list[IceServer], str]) -> KioskPeer:
         old, self.peer = self.peer, self._new_peer(ice, record=False)

@@ -162,6 +162,14 @@ class Heartbeat(_Msg, tag="heartbeat"):
     pass
 
 
+class MediaStatus(_Msg, tag="media_status"):
+    """The kiosk's report, every few seconds in a call, of whether media flows both ways (heartbeats on the
+    ``control`` data channel arrive). While it does, a call whose agent lost the server is kept."""
+
+    call_id: Id
+    flowing: bool
+
+
 # --------------------------------------------------------------------------------- agent → server
 class SetState(_Msg, tag="set_state"):
     """Asked while ringing, in a call or in wrap-up, the change is kept and applied when that work ends."""
@@ -322,7 +330,9 @@ class Error(_Msg, tag="error"):
     ref: str | None = None  # the ``type`` of the message that was refused, when known
 
 
-KioskInbound: TypeAlias = KioskHello | HelpRequest | Cancel | Heartbeat | SessionDescription | Ice | Hangup
+KioskInbound: TypeAlias = (
+    KioskHello | HelpRequest | Cancel | Heartbeat | MediaStatus | SessionDescription | Ice | Hangup
+)
 AgentInbound: TypeAlias = (
     SetState
     | Accept

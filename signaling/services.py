@@ -51,6 +51,7 @@ class Services:
             wrap_up_s=settings.wrap_up_s,
             wrap_up_extension_s=settings.wrap_up_extension_s,
             queues={q.name: q.redis_fields() for q in settings.queues.queues.values()},
+            media_report_fresh_s=settings.media_report_fresh_s,
         )
         delivery = Delivery(redis, keys, keep_s=settings.reconnect_grace_s + OUTBOX_MARGIN_S)
         metrics = Metrics()

@@ -30,6 +30,9 @@ class Settings:
     reservation_timeout_s: float = 20.0
     reconnect_grace_s: float = 30.0
     """A kiosk or agent whose connection drops keeps its queue place, call or reservation this long."""
+    media_report_fresh_s: float = 15.0
+    """A kiosk's report that its call's media flows holds this long (it reports every 5 s); meanwhile an
+    agent whose connection dropped stays in the call after the reconnect grace."""
     kiosk_presence_ttl_s: float = 15.0
     agent_presence_ttl_s: float = 15.0
     session_ttl_s: float = 12 * 3600.0

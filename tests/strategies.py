@@ -47,6 +47,7 @@ KIOSK_MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
     ),
     p.Cancel: st.builds(p.Cancel, call_id=ids),
     p.Heartbeat: heartbeat,
+    p.MediaStatus: st.builds(p.MediaStatus, call_id=ids, flowing=st.booleans()),
     p.SessionDescription: sdp,
     p.Ice: ice,
     p.Hangup: hangup,

@@ -23,6 +23,7 @@ from signaling.protocol import (
     Ice,
     KioskHello,
     KioskInbound,
+    MediaStatus,
     ProtocolError,
     Queued,
     SessionDescription,
@@ -145,6 +146,8 @@ class KioskSession(PartySession[KioskInbound]):
             await s.announcer.ended(ended, reason)
         elif isinstance(msg, SessionDescription | Ice):
             await relay_from_kiosk(s, self.kiosk_id, msg)
+        elif isinstance(msg, MediaStatus):
+            await s.engine.media_status(msg.call_id, self.kiosk_id, msg.flowing)
         elif isinstance(msg, Heartbeat):
             pass  # presence is refreshed for every live socket; heartbeats only keep NATs open
         else:

@@ -248,6 +248,7 @@ class RoutingEngine:
         wrap_up_extension_s: float = 60.0,
         queues: Mapping[str, Mapping[str, str]] | None = None,
         clock: Callable[[], int] | None = None,
+        media_report_fresh_s: float = 15.0,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -257,6 +258,7 @@ class RoutingEngine:
         self.wrap_up_ms = int(wrap_up_s * 1000)
         self.wrap_up_extension_ms = int(wrap_up_extension_s * 1000)
         self.queues = dict(queues or {})
+        self.media_fresh_ms = int(media_report_fresh_s * 1000)
         self.clock = clock
         """Milliseconds for the scripts' NOW; None (the product): Redis's own clock, shared by every server
         and read when the script runs, not when the request was made."""
@@ -540,6 +542,17 @@ class RoutingEngine:
         False when a newer connection of the party has taken over already."""
         res = await self._run("left", kind, party, conn_id, int(grace_s * 1000))
         return _s(res[0]) == "ok"
+
+    async def media_status(self, call_id: str, kiosk_id: str, flowing: bool) -> None:
+        """The kiosk says whether its call's media flows; a report holds for ``media_report_fresh_s``."""
+        res = await self._run("media", call_id, kiosk_id, "1" if flowing else "0", self.media_fresh_ms)
+        status = _s(res[0])
+        if status == "unknown_call":
+            raise RoutingError(ErrorCode.UNKNOWN_CALL, f"no such call of yours: {call_id}", "media_status")
+        if status != "ok":
+            raise RoutingError(
+                ErrorCode.WRONG_STATE, f"call {call_id} is {_s(res[1])}; it has no media", "media_status"
+            )
 
     async def sweep(self, topics: Sequence[str]) -> Outcome:
         """Match again wherever calls wait while agents are available (decline cooldowns, lost matches)."""

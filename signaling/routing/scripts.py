@@ -22,6 +22,7 @@ SCRIPT_NAMES = (
     "sweep",
     "oldest",
     "left",
+    "media",
 )
 
 

@@ -3,6 +3,7 @@ reconnect grace period; one that says goodbye (close 1000) is gone at once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -15,7 +16,10 @@ from signaling.protocol import (
     AgentStateChanged,
     CallEnded,
     CallState,
+    Error,
+    ErrorCode,
     HelpRequest,
+    MediaStatus,
     Offer,
     Queued,
     SetState,
@@ -101,3 +105,60 @@ async def test_an_agent_who_dropped_is_not_rung_until_back_and_a_ringing_offer_m
     ended = await ana.expect(CallEnded)
     assert (ended.state, ended.reason) == (CallState.COMPLETED, "kiosk_disconnected")
     await ana.close()
+
+
+@pytest.fixture
+async def short_grace_media(settings: Settings) -> AsyncIterator[RunningServer]:
+    async with running_server(replace(settings, reconnect_grace_s=1.0, media_report_fresh_s=2.0)) as running:
+        yield running
+
+
+async def test_an_agent_who_drops_mid_call_keeps_it_while_the_kiosk_reports_media_flowing(
+    short_grace_media: RunningServer,
+) -> None:
+    server = short_grace_media
+    kiosk = await connect_kiosk(server, "k-1", await server.enroll("k-1"))
+    ana = await connect_agent(server, "ana", await server.add_agent("ana", skills=("cash",)))
+    await ana.send(SetState(state="available"))
+    await kiosk.send(HelpRequest(topic="cash"))
+    call_id = (await ana.expect(Offer)).call_id
+    await ana.send(Accept(call_id=call_id))
+    await kiosk.expect(AgentJoined)
+    refused = await connect_kiosk(server, "k-2", await server.enroll("k-2"))
+    await refused.send(MediaStatus(call_id=call_id, flowing=True))  # not its call: refused, changes nothing
+    assert (await refused.expect(Error)).code is ErrorCode.UNKNOWN_CALL
+
+    await ana.drop()
+    redis, keys = server.services.redis, server.services.keys
+    presence = keys.presence
+
+    async def grace_began() -> float | None:  # the server saw the drop: presence now ends with the grace
+        if await redis.hget(keys.agent("ana"), "conn") not in (b"", ""):
+            return None
+        score: float | None = await redis.zscore(presence, "agent:ana")
+        return score
+
+    grace_ends = await wait_until(grace_began, what="the agent's grace to begin")
+
+    async def report() -> None:  # what the kiosk program does while heartbeats arrive (every 5 s)
+        while True:
+            await kiosk.send(MediaStatus(call_id=call_id, flowing=True))
+            await asyncio.sleep(0.3)  # the report's period
+
+    reporting = asyncio.create_task(report())
+    try:
+
+        async def kept_past_the_grace() -> bool:
+            score = await redis.zscore(presence, "agent:ana")
+            return score is not None and score > grace_ends + 500
+
+        await wait_until(kept_past_the_grace, 10, "the call kept after the grace, media flowing")
+        call = await server.services.engine.get_call(call_id)
+        assert call is not None
+        assert call.state == "connecting"
+    finally:
+        reporting.cancel()
+    ended = await kiosk.expect(CallEnded, timeout=10)  # reports stop: the call ends as it would have
+    assert (ended.state, ended.reason) == (CallState.COMPLETED, "agent_disconnected")
+    for client in (kiosk, refused):
+        await client.close()

@@ -6,6 +6,7 @@
 -- Returns: {'ok', ended{call, final_state, counterpart}, released{call...}, offers{...}, abandoned{...},
 --           status of the agent left in the ended call ({} if none)}
 --          | {'superseded'} when a newer connection of the same party is live
+--          | {'kept'} when an agent's presence ran out mid-call while the call's media still flows
 local kind, id, conn = ARGV[3], ARGV[4], ARGV[5]
 local max_misses, timeout_ms = tonumber(ARGV[6]), tonumber(ARGV[7])
 local member = kind .. ':' .. id
@@ -13,6 +14,18 @@ local hk = P .. ':' .. kind .. ':' .. id
 local current = redis.call('HGET', hk, 'conn')
 if conn ~= '' and current and current ~= conn then return {'superseded'} end
 if conn == '' and present(member) then return {'superseded'} end
+if conn == '' and kind == 'agent' then
+  -- the grace ran out, but the kiosk reports the call's media still flowing: the agent is still talking
+  -- to the customer (only the console's link to the server is down); keep the call while it does
+  local a = redis.call('HMGET', hk, 'state', 'call')
+  if a[1] == 'in_call' and a[2] and a[2] ~= '' then
+    local media_until = tonumber(redis.call('HGET', P .. ':call:' .. a[2], 'media_until') or '0')
+    if media_until > NOW then
+      redis.call('ZADD', P .. ':presence', media_until, member)
+      return {'kept'}
+    end
+  end
+end
 redis.call('ZREM', P .. ':presence', member)
 redis.call('HDEL', hk, 'conn')
 local ended, released, offers, abandoned = {}, {}, {}, {}
