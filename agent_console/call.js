@@ -130,6 +130,9 @@ export class CallSession {
   #channel(channel) {
     if (channel.label === "control") {
       this.control = channel;
+      // beat at once: the kiosk knows the path works as soon as the channel is up
+      channel.addEventListener("open", () => channel.send(HEARTBEAT));
+      if (channel.readyState === "open") channel.send(HEARTBEAT);
       channel.addEventListener("message", () => {
         this.heardAt = performance.now();
         if (this.silent) {

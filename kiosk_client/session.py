@@ -34,7 +34,7 @@ from signaling.protocol import (
 log = logging.getLogger(__name__)
 
 APP_VERSION = "0.1.0"
-FIRST_CONNECT_S = 15.0
+FIRST_CONNECT_S = 8.0
 """How long the first media connection of a call may take before the kiosk offers again."""
 RECONNECT_CONNECT_S = 3.0
 """The same, for a connection that replaces a broken one."""
@@ -222,6 +222,9 @@ class KioskRunner:
                     await peer.alive.wait()
             except TimeoutError:
                 log.info("call %s: no media after %.0f s; offering again", call_id, wait_s)
+                if lost_at is None:  # never connected, or broken before the first heartbeat
+                    lost_at = loop.time()
+                    self.events.write("media_lost", call_id=call_id, reason="not_connected")
             else:
                 if lost_at is not None:
                     took_ms = round((loop.time() - lost_at) * 1000)

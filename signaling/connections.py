@@ -71,6 +71,12 @@ class Connection:
     async def send_error(self, code: ErrorCode, text: str, ref: str | None = None) -> None:
         await self.send(Error(code=code, message=text, ref=ref))
 
+    @property
+    def closed_by_server(self) -> bool:
+        """This side closed (or gave up on) the socket: whatever close code the socket then shows, the
+        client did not say goodbye."""
+        return self._close_code is not None
+
     def close_soon(self, code: int, reason: str) -> None:
         if self._close_code is None:
             self._close_code = code

@@ -98,7 +98,11 @@ class PartySession(ABC, Generic[M]):
         s.connections.remove(self.member, self.conn)
         self._count()
         self.forget()
-        said_goodbye = self.conn.ws.close_code == WSCloseCode.OK and not s.draining
+        # aiohttp shows 1000 also when this side closed a socket whose peer had vanished: only a close the
+        # client started is a goodbye
+        said_goodbye = (
+            self.conn.ws.close_code == WSCloseCode.OK and not s.draining and not self.conn.closed_by_server
+        )
         self.conn.close_soon(1000, "")
         try:
             if said_goodbye:
