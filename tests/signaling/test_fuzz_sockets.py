@@ -292,6 +292,9 @@ class Rig:
             self.clients[side] = await connect_kiosk(self.server, KIOSK_ID, self.kiosk_secret)
         else:
             self.clients[side] = await connect_agent(self.server, AGENT, self.agent_password)
+            # a new session is told its state after the welcome (numbered, through its outbox): once it
+            # has arrived, what connecting writes to Redis is written
+            await self.clients[side].expect(p.AgentStateChanged)
 
     def live_calls(self) -> list[str]:
         seen = {getattr(m, "call_id", None) for c in self.clients.values() for m in c.received}
