@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
+from kiosk_client.allocator import tune_allocator
 from kiosk_client.session import KioskOptions, KioskRunner
 from kiosk_client.signaling_client import SignalingError
 from media import MediaError
@@ -47,6 +49,7 @@ def options_from(args: argparse.Namespace) -> KioskOptions:
         events=args.events,
         say=tuple(args.say),
         show=None if args.headless else _print_line,
+        ca_file=args.ca_file,
     )
 
 
@@ -55,6 +58,7 @@ def _print_line(text: str) -> None:
 
 
 def run_kiosk(args: argparse.Namespace) -> int:
+    tune_allocator(os.environ)  # before aiortc starts its threads (each would get an arena)
     try:
         runner = KioskRunner(options_from(args))
         ended = asyncio.run(runner.run())
