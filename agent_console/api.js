@@ -1,5 +1,6 @@
 // The server's JSON API: staff sign-in, the queue board and supervisors' actions. The session lives in an
-// HttpOnly cookie the console never sees. Refusals come back as JSON problems {code, message}.
+// HttpOnly cookie the console never sees; its CSRF token in one it reads. Refusals come back as JSON
+// problems {code, message}.
 
 export class ApiError extends Error {
   /** @param {number} status @param {string} code @param {string} message */
@@ -10,9 +11,23 @@ export class ApiError extends Error {
   }
 }
 
-/** POSTs always carry a JSON body: the server refuses any other (it is also its guard against forms). */
+const CSRF_COOKIE = "ka_csrf";
+
+/** The session's CSRF token, which sign-in leaves in a readable cookie ("" when signed out). */
+function csrfToken() {
+  const prefix = `${CSRF_COOKIE}=`;
+  const found = document.cookie.split("; ").find((part) => part.startsWith(prefix));
+  return found ? decodeURIComponent(found.slice(prefix.length)) : "";
+}
+
+/** POSTs always carry a JSON body: the server refuses any other. Every request that changes something
+ * echoes the session's CSRF token in `X-CSRF-Token` (the server refuses it from anywhere else). */
 async function request(method, path, body = method === "POST" ? {} : undefined) {
   const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+  if (method !== "GET" && method !== "HEAD") {
+    const token = csrfToken();
+    if (token) init.headers["X-CSRF-Token"] = token;
+  }
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -64,3 +79,26 @@ export const forceAgentState = (name, state, reason = "") =>
 
 /** Supervisors: end an agent's wrap-up (it is filed without an outcome). @param {string} name */
 export const completeWrapUp = (name) => request("POST", `${agentPath(name)}/wrap-up/complete`);
+
+// --------------------------------------------------------------------------------- sign-out everywhere
+/** End every session of the signed-in account, this one too; its other consoles close. */
+export const logoutEverywhere = () => request("POST", "/api/logout-everywhere");
+
+// ------------------------------------------------------------------------------ administrators (admin.js)
+const userPath = (name) => `/api/admin/users/${encodeURIComponent(name)}`;
+const kioskPath = (id) => `/api/admin/kiosks/${encodeURIComponent(id)}`;
+
+export const admin = Object.freeze({
+  users: () => request("GET", "/api/admin/users"),
+  /** @param {{username: string, password: string, role: string, display_name?: string}} account */
+  addUser: (account) => request("POST", "/api/admin/users", account),
+  setRole: (name, role) => request("POST", `${userPath(name)}/role`, { role }),
+  disable: (name) => request("POST", `${userPath(name)}/disable`),
+  enable: (name) => request("POST", `${userPath(name)}/enable`),
+  setPassword: (name, password) => request("POST", `${userPath(name)}/password`, { password }),
+  logoutEverywhere: (name) => request("POST", `${userPath(name)}/logout-everywhere`),
+  kiosks: () => request("GET", "/api/admin/kiosks"),
+  enroll: (kioskId, location) => request("POST", "/api/admin/kiosks", { kiosk_id: kioskId, location }),
+  rotate: (kioskId) => request("POST", `${kioskPath(kioskId)}/rotate`),
+  revoke: (kioskId) => request("POST", `${kioskPath(kioskId)}/revoke`),
+});

@@ -11,7 +11,7 @@ const HEARTBEAT_MS = 10_000;
 const RECONNECT_DELAYS_MS = [0, 300, 1200, 2700, 4800];
 const RECONNECT_EVERY_MS = 7000;
 /** Closes after which reconnecting cannot help. */
-const FINAL_CLOSES = new Set([4001, 4401]);
+const FINAL_CLOSES = new Set([4001, 4401, 4403]);
 
 /** Close codes the server uses, with what they mean to the agent. */
 const CLOSE_REASONS = Object.freeze({
@@ -19,6 +19,7 @@ const CLOSE_REASONS = Object.freeze({
   4001: "You signed in from another window; this one is disconnected.",
   4008: "The connection was too slow and was closed.",
   4401: "Your session has ended. Please sign in again.",
+  4403: "You were signed out by an administrator. Please sign in again.",
 });
 
 export class AgentSocket {

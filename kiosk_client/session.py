@@ -60,6 +60,8 @@ class KioskOptions:
     exit_after_call: bool = True
     show: Callable[[str], None] | None = None
     """Where to show what a customer reads (the text screen); None when headless."""
+    ca_file: Path | None = None
+    """The authority to trust for a ``wss://`` server; None: the system's."""
 
 
 class KioskRunner:
@@ -68,7 +70,9 @@ class KioskRunner:
         self.events = EventLog(options.events, self._show if options.show else None)
         self._source = source
         self._owns_source = source is None
-        self.signaling = KioskSignaling(options.server, options.kiosk_id, options.secret, APP_VERSION)
+        self.signaling = KioskSignaling(
+            options.server, options.kiosk_id, options.secret, APP_VERSION, ca_file=options.ca_file
+        )
         self.peer: KioskPeer | None = None
         self.call_id: str | None = None
         self.result: CallEnded | None = None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import aiohttp
 import msgspec
@@ -42,6 +44,32 @@ def websocket_url(server: str, path: str) -> str:
     return base + path
 
 
+def client_tls(ca_file: Path | None) -> ssl.SSLContext | None:
+    """How the kiosk checks a ``wss://`` server: against ``ca_file`` alone (a bank's private authority, or
+    the server's own certificate) when given, else against the system's authorities (None)."""
+    if ca_file is None:
+        return None
+    try:
+        context = ssl.create_default_context(cafile=str(ca_file))
+    except OSError as exc:  # ssl.SSLError too: not PEM, no certificate in it
+        reason = exc.strerror or getattr(exc, "reason", None) or exc
+        raise SignalingError(f"cannot use the CA file {ca_file}: {reason}", fatal=True) from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # a certificate in the file is a trust anchor even when it is not a root (the server's own, pinned)
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return context
+
+
+def _untrusted(url: str, exc: aiohttp.ClientConnectorCertificateError) -> SignalingError:
+    error = exc.certificate_error
+    reason = getattr(error, "verify_message", None) or getattr(error, "reason", None) or str(error)
+    return SignalingError(
+        f"the server at {url} presented a certificate this kiosk does not trust ({reason}); "
+        "give the authority that signed it with --ca-file",
+        fatal=True,
+    )
+
+
 CLOSE_SUPERSEDED = 4001
 """Close code: another connection of this kiosk (a second copy of the program?) replaced this one."""
 
@@ -55,8 +83,11 @@ def reconnect_delays() -> Iterator[float]:
 
 
 class KioskSignaling:
-    def __init__(self, server: str, kiosk_id: str, secret: str, app_version: str = "") -> None:
+    def __init__(
+        self, server: str, kiosk_id: str, secret: str, app_version: str = "", ca_file: Path | None = None
+    ) -> None:
         self._url = websocket_url(server, "/ws/kiosk")
+        self._tls = client_tls(ca_file)
         self._hello = KioskHello(kiosk_id=kiosk_id, secret=secret, app_version=app_version)
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -69,9 +100,12 @@ class KioskSignaling:
         self._http = aiohttp.ClientSession()
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT_S):
-                self._ws = await self._http.ws_connect(self._url, heartbeat=10.0)
+                self._ws = await self._http.ws_connect(self._url, heartbeat=10.0, ssl=self._ssl)
                 await self._ws.send_str(encode(self._resume_hello()))
                 first = await self._ws.receive()
+        except aiohttp.ClientConnectorCertificateError as exc:  # retrying cannot help
+            await self.close()
+            raise _untrusted(self._url, exc) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             await self.close()
             raise SignalingError(f"cannot reach the server at {self._url}: {exc}") from exc
@@ -91,6 +125,10 @@ class KioskSignaling:
         if not reply.resumed:  # a new session: its messages count on from here
             self.last_seq = reply.last_seq
         return reply
+
+    @property
+    def _ssl(self) -> ssl.SSLContext | bool:
+        return True if self._tls is None else self._tls
 
     def _resume_hello(self) -> KioskHello:
         if self.welcome is None or not self.welcome.resume_token:

@@ -15,7 +15,10 @@ from redis.exceptions import RedisError
 from signaling.background import start_background
 from signaling.embedded_redis import EmbeddedRedis
 from signaling.errors import StartupError
+from signaling.handlers.csrf import csrf_protection
+from signaling.handlers.forwarded import forwarded_proto_middleware
 from signaling.handlers.problems import problem_middleware
+from signaling.handlers.security_headers import security_headers
 from signaling.redis_connect import RedisURLError, describe, redis_from_url
 from signaling.routes import setup_routes
 from signaling.services import SERVICES, Services
@@ -107,8 +110,13 @@ async def drain(app: web.Application) -> None:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[problem_middleware], client_max_size=256 * 1024)
+    # outermost first: the client's scheme (behind a trusted proxy), errors as problems, then CSRF checks
+    middlewares = [problem_middleware, csrf_protection(settings)]
+    if settings.trust_forwarded_proto:
+        middlewares.insert(0, forwarded_proto_middleware)
+    app = web.Application(middlewares=middlewares, client_max_size=256 * 1024)
     app[SETTINGS] = settings
+    app.on_response_prepare.append(security_headers(settings))
     app.cleanup_ctx.append(services_ctx)
     app.on_shutdown.append(drain)
     setup_routes(app)

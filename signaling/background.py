@@ -72,6 +72,11 @@ async def refresh_presence(services: Services) -> None:
     await services.engine.refresh_presence(services.connections.members(), now_ms() + ttl_ms)
 
 
+async def check_identities(services: Services) -> None:
+    """Close sockets whose session or credential ended without this process being told."""
+    await services.identity_watch.check(services.sessions, services.db)
+
+
 async def _every(interval: float, step: Callable[[], Awaitable[None]], name: str) -> None:
     while True:
         try:
@@ -99,6 +104,8 @@ def start_background(services: Services, group: set[asyncio.Task[None]]) -> None
         "presence": _every(s.kiosk_presence_ttl_s / 3, lambda: refresh_presence(services), "presence"),
         "queue-positions": _every(1.0, services.queue_watcher.tick, "queue positions"),
         "sweep": _every(1.0, lambda: sweep(services), "sweep"),
+        "identities": _every(s.identity_check_interval_s, lambda: check_identities(services), "identities"),
+        "audit": services.audit.watch_head(),  # publishes the audit head; prunes past retention daily
     }
     if s.history == "in_process":
         loops["history"] = services.history.run()

@@ -11,12 +11,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from signaling.audit_cli import add_audit_parser, run_audit
 from signaling.errors import CliError
+from signaling.identity_cli import add_identity_parsers
 from signaling.queues import QueueConfigError, QueueSet, default_queues, load_queues
 from signaling.settings import DEFAULT_DISPOSITIONS, DEFAULT_TOPICS, Settings, env_defaults
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+QUIET_LOGGERS = ("aioice", "aiortc", "aiohttp.access", "alembic", "aiosqlite")
+"""Kept at WARNING even with ``-v``; aiosqlite's debug lines would print every statement's values (customer
+context included)."""
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -25,7 +30,7 @@ def _configure_logging(verbose: bool) -> None:
         format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("aioice", "aiortc", "aiohttp.access", "alembic"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -104,7 +109,16 @@ def _add_store_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--database-url", help="PostgreSQL URL (default: SQLite under --data-dir)")
 
 
+def _add_privacy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store-context", choices=("all", "none"), help="keep customer context in call history (default all)"
+    )
+    p.add_argument("--store-context-keys", type=_csv, help="with all: keep only these context keys")
+    p.add_argument("--audit-retention-days", type=int, help="prune audit entries older (default 400)")
+
+
 def _add_server_args(p: argparse.ArgumentParser) -> None:
+    _add_privacy_args(p)
     _add_store_args(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_port, default=8080)
@@ -142,6 +156,22 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
         help="relay: calls use TURN only (both parties)",
     )
     p.add_argument("--allowed-origin", action="append", default=[], help="extra console origin (repeat)")
+    p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve HTTPS/WSS (with --tls-key)")
+    p.add_argument("--tls-key", type=Path, help="the certificate's PEM private key (unencrypted)")
+    p.add_argument(
+        "--trust-forwarded-proto",
+        action="store_true",
+        help="behind a TLS-terminating proxy: believe its X-Forwarded-Proto (all traffic must pass it)",
+    )
+    p.add_argument(
+        "--session-idle", type=_seconds, default=1800.0, help="seconds a staff session lasts unused (sliding)"
+    )
+    p.add_argument(
+        "--login-max-failures", type=_burst, default=5, help="failed sign-ins that lock a username"
+    )
+    p.add_argument(
+        "--login-lockout", type=_seconds, default=900.0, help="seconds a locked username stays locked"
+    )
     p.add_argument("--reservation-timeout", type=_seconds, default=20.0, help="seconds an offer rings")
     p.add_argument(
         "--wrap-up-time", type=_seconds, default=120.0, help="seconds before wrap-up ends on its own"
@@ -175,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--redis-url", help="the servers' Redis URL, as serve takes it (required)")
     history.add_argument("--redis-prefix", type=_prefix, help="the servers' key prefix")
     history.add_argument("--until-stdin-closes", action="store_true", help=argparse.SUPPRESS)
+    _add_privacy_args(history)
+    add_audit_parser(sub, _add_store_args)
 
     users = sub.add_parser("users", help="staff accounts").add_subparsers(dest="action", required=True)
     add = users.add_parser("add", help="create a staff account; the password is read from stdin")
@@ -197,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     enroll.add_argument("--location", default="")
     enroll.add_argument("--json", action="store_true")
     _add_store_args(enroll)
+    add_identity_parsers(users, kiosks, _add_store_args)
 
     kiosk = sub.add_parser("kiosk", help="the program on the kiosk").add_subparsers(
         dest="action", required=True
@@ -217,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--record-to", type=Path, help="record the agent's video and audio to this file")
     run.add_argument("--events", type=Path, help="append call events as JSON lines")
     run.add_argument("--headless", action="store_true", help="no screen: report on stderr only")
+    run.add_argument(
+        "--ca-file", type=Path, help="PEM certificate(s) of the authority to trust for an https:// server"
+    )
     return parser
 
 
@@ -247,11 +283,28 @@ def settings_from(args: argparse.Namespace) -> Settings:
         turn_secret=_turn_secret(getattr(args, "turn_secret_file", None)),
         ice_transport_policy="relay" if getattr(args, "ice_transport_policy", "all") == "relay" else "all",
         allowed_origins=tuple(getattr(args, "allowed_origin", ())),
+        tls_cert=getattr(args, "tls_cert", None),
+        tls_key=getattr(args, "tls_key", None),
+        trust_forwarded_proto=getattr(args, "trust_forwarded_proto", False),
         reservation_timeout_s=getattr(args, "reservation_timeout", 20.0),
         history=_history_mode(getattr(args, "history", "in-process")),
         client_messages_per_s=getattr(args, "client_rate", 30.0),
         client_message_burst=getattr(args, "client_burst", 60),
+        session_idle_s=getattr(args, "session_idle", 1800.0),
+        login_max_failures=getattr(args, "login_max_failures", 5),
+        login_lockout_s=getattr(args, "login_lockout", 900.0),
+        **_privacy_settings(args, env),
     )
+
+
+def _privacy_settings(args: argparse.Namespace, env: dict[str, str | None]) -> dict[str, Any]:
+    store = getattr(args, "store_context", None) or env["store_context"] or "all"
+    if store not in ("all", "none"):
+        raise CliError(f"KIOSK_ASSIST_STORE_CONTEXT must be all or none, not {store!r}")
+    env_keys = env["store_context_keys"]
+    keys = getattr(args, "store_context_keys", None) or (_csv(env_keys) if env_keys else ())
+    retention = getattr(args, "audit_retention_days", None) or Settings.audit_retention_days
+    return {"store_context": store, "store_context_keys": tuple(keys), "audit_retention_days": retention}
 
 
 def _turn_secret(path: Path | None) -> str | None:
@@ -289,6 +342,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.serve(settings_from(args))
     if args.command == "demo":
         return asyncio.run(commands.demo(settings_from(args), args.kiosks))
+    if args.command in ("users", "kiosks") and args.action not in ("add", "enroll"):
+        from signaling.identity_commands import run_identity_command
+
+        secret = _password_from_stdin() if args.action == "set-password" else None
+        return asyncio.run(run_identity_command(settings_from(args), args, secret))
     if args.command == "users":
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
@@ -305,11 +363,20 @@ def _dispatch(args: argparse.Namespace) -> int:
         if settings.redis_url is None:
             raise CliError("give the servers' Redis with --redis-url or KIOSK_ASSIST_REDIS_URL")
         return asyncio.run(run_history(settings, until_stdin_closes=args.until_stdin_closes))
+    if args.command == "audit":
+        return run_audit(settings_from(args), args)
     if args.command == "kiosk":
         from kiosk_client.cli import run_kiosk
 
         return run_kiosk(args)
     raise CliError(f"unknown command {args.command}")
+
+
+def _password_from_stdin() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CliError("no password on standard input")
+    return password
 
 
 def _print_enrolment(kiosk_id: str, location: str, secret: str, *, as_json: bool) -> None:

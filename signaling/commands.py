@@ -8,16 +8,21 @@ import contextlib
 import logging
 import secrets
 import signal
+import ssl
 import tempfile
 from pathlib import Path
 
 from aiohttp import web
 
+from signaling.access_log import AccessLogger
 from signaling.app import create_app
+from signaling.audit_cli import record_cli
 from signaling.errors import CliError, StartupError
 from signaling.settings import Settings
 from signaling.store import AlreadyExists, Database, InvalidValue, enroll_kiosk
 from signaling.store import add_user as store_add_user
+from signaling.store.audit import AuditAction
+from signaling.tls import base_url, server_tls
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +36,9 @@ DEMO_LOCATIONS = (
 
 
 def serve(settings: Settings) -> int:
-    banner = f"Kiosk Assist is serving on http://{settings.host}:{settings.port}/"
+    banner = f"Kiosk Assist is serving on {base_url(settings)}"
     try:
-        _run_app(settings, banner)
+        _run_app(settings, banner, server_tls(settings))
     except StartupError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
@@ -41,11 +46,13 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def _run_app(settings: Settings, banner: str) -> None:
+def _run_app(settings: Settings, banner: str, ssl_context: ssl.SSLContext | None) -> None:
     web.run_app(
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        ssl_context=ssl_context,
+        access_log_class=AccessLogger,
         shutdown_timeout=10.0,
         print=lambda _: print(banner, flush=True),
     )
@@ -68,6 +75,7 @@ async def add_user(settings: Settings, args: argparse.Namespace, password: str) 
             skills=[name for name, _ in args.skills], languages=args.languages,
             proficiency=dict(args.skills), capacity=args.capacity,
         )  # fmt: skip
+        await record_cli(db, AuditAction.USER_ADDED, args.name, {"username": args.name, "role": args.role})
     except (AlreadyExists, InvalidValue) as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -79,7 +87,9 @@ async def add_user(settings: Settings, args: argparse.Namespace, password: str) 
 async def enroll(settings: Settings, kiosk_id: str, location: str) -> str:
     db = await _with_db(settings)
     try:
-        return await enroll_kiosk(db, kiosk_id, location)
+        secret = await enroll_kiosk(db, kiosk_id, location)
+        await record_cli(db, AuditAction.KIOSK_ENROLLED, f"kiosk:{kiosk_id}", {"kiosk_id": kiosk_id})
+        return secret
     except (AlreadyExists, InvalidValue) as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -92,6 +102,10 @@ async def demo(settings: Settings, kiosk_count: int) -> int:
 
     from kiosk_client.session import KioskOptions, KioskRunner
 
+    try:
+        ssl_context = server_tls(settings)  # a wrong certificate or key is said before anything starts
+    except StartupError as exc:
+        raise CliError(str(exc)) from None
     with contextlib.ExitStack() as stack:
         if settings.data_dir == Path("./kiosk-assist-data"):
             settings = replace(settings, data_dir=Path(stack.enter_context(tempfile.TemporaryDirectory())))
@@ -114,10 +128,10 @@ async def demo(settings: Settings, kiosk_count: int) -> int:
         finally:
             await db.close()
 
-        runner = web.AppRunner(create_app(settings))
+        runner = web.AppRunner(create_app(settings), access_log_class=AccessLogger)
         await runner.setup()
-        await web.TCPSite(runner, settings.host, settings.port).start()
-        url = f"http://{settings.host}:{settings.port}/"
+        await web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context).start()
+        url = base_url(settings)
         print(
             f"\nKiosk Assist demo is running.\n  Console: {url}\n  Sign in as: {DEMO_AGENT} / {password}\n"
             f"  {kiosk_count} simulated kiosks are asking for help. Press Ctrl+C to stop.\n",
@@ -131,6 +145,7 @@ async def demo(settings: Settings, kiosk_count: int) -> int:
                     server=url, kiosk_id=kiosk_id, secret=secret, request_help=topic,
                     context={"demo": "yes", "screen": "withdrawal"},
                     say=(f"Hello, I need help with {topic}.",), echo_chat=True,
+                    ca_file=settings.tls_cert,  # a demo's certificate is its own authority
                 )  # fmt: skip
                 try:
                     await KioskRunner(options).run()

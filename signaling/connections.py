@@ -9,7 +9,7 @@ import uuid
 
 from aiohttp import WSCloseCode, web
 
-from signaling.delivery import SUPERSEDED
+from signaling.delivery import REVOKED, SESSION_ENDED, SUPERSEDED
 from signaling.protocol import SEQ_FIELD, Error, ErrorCode, ServerMessage, encode, split_seq
 
 log = logging.getLogger(__name__)
@@ -19,6 +19,9 @@ SEND_TIMEOUT_S = 10.0
 CLOSE_SUPERSEDED = 4001
 CLOSE_SLOW = 4008
 CLOSE_AUTH = 4401
+"""Authentication failed, or the staff session expired: sign in again."""
+CLOSE_REVOKED = 4403
+"""The credential was ended by an administrator (kiosk revoked or rotated, staff signed out everywhere)."""
 
 
 class Connection:
@@ -32,6 +35,13 @@ class Connection:
         self.seq = 0
         """The last numbered message queued to this client: any copy of it or an older one is dropped."""
         self._held: list[str] | None = None
+        self.session_digest = ""
+        """A console's staff session (its digest), to recognise that session's end."""
+        self.session_ended = False
+        """Its staff session was signed out: messages from it act on nothing more."""
+        self.revoked = ""
+        """Why its credential was ended (such as ``kiosk_revoked``), when it was: the party has gone for
+        good (no reconnect grace), and its live call ends with this reason."""
 
     def hold(self) -> None:
         """Keep numbered messages back until ``resume_from`` (while the session is being resumed)."""
@@ -47,6 +57,14 @@ class Connection:
 
     def push(self, data: str) -> None:
         """Queue an encoded message; called by delivery, never blocks."""
+        if data.startswith(REVOKED):
+            reason, _, text = data[len(REVOKED) :].partition(":")
+            self.revoke(reason or "revoked", text or "credential revoked")
+            return
+        if data.startswith(SESSION_ENDED):
+            if self.session_digest and data[len(SESSION_ENDED) :] == self.session_digest:
+                self.session_ended = True
+            return
         if data.startswith(SUPERSEDED):
             if data[len(SUPERSEDED) :] != self.conn_id:
                 self.close_soon(CLOSE_SUPERSEDED, "replaced by a newer connection")
@@ -76,6 +94,12 @@ class Connection:
         """This side closed (or gave up on) the socket: whatever close code the socket then shows, the
         client did not say goodbye."""
         return self._close_code is not None
+
+    def revoke(self, reason: str, text: str) -> None:
+        """Close because the party's credential was ended; ``reason`` is recorded on its live call."""
+        if not self.revoked:
+            self.revoked = reason
+        self.close_soon(CLOSE_REVOKED, text)
 
     def close_soon(self, code: int, reason: str) -> None:
         if self._close_code is None:

@@ -30,6 +30,12 @@ log = logging.getLogger(__name__)
 Sink = Callable[[str], None]
 SUPERSEDED = "\x00superseded:"
 """Control payload: a newer connection of the same party took over; older ones close themselves."""
+SESSION_ENDED = "\x00session_ended:"
+"""Control payload, followed by a session digest: that staff session was signed out; a console opened with
+it acts on nothing more."""
+REVOKED = "\x00revoked:"
+"""Control payload, followed by ``<reason>:<text>``: the party's credential ended (a kiosk revoked or
+rotated, a staff member signed out everywhere or disabled); its connections close at once, wherever."""
 
 
 RESUBSCRIBE_DELAYS_S = (0.1, 0.3, 1.0, 2.0, 5.0)

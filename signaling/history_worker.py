@@ -26,6 +26,7 @@ from signaling.redis_connect import RedisURLError, redis_from_url
 from signaling.routing.keys import Keys
 from signaling.settings import Settings
 from signaling.store import Database
+from signaling.store.minimise import ContextPolicy
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ def child_env(settings: Settings, redis_url: str) -> dict[str, str]:
         "KIOSK_ASSIST_REDIS_URL": redis_url,
         "KIOSK_ASSIST_REDIS_PREFIX": settings.redis_prefix,
         "KIOSK_ASSIST_DATABASE_URL": settings.effective_database_url,
+        "KIOSK_ASSIST_STORE_CONTEXT": settings.store_context,
+        "KIOSK_ASSIST_STORE_CONTEXT_KEYS": ",".join(settings.store_context_keys),
     }
 
 
@@ -97,7 +100,9 @@ async def run_history(settings: Settings, *, until_stdin_closes: bool) -> int:
     except RedisURLError as exc:
         raise CliError(str(exc)) from None
     db = await Database.connect(settings.effective_database_url)
-    writer = HistoryWriter(redis, Keys(settings.redis_prefix), db)
+    writer = HistoryWriter(
+        redis, Keys(settings.redis_prefix), db, context=ContextPolicy.from_settings(settings)
+    )
     loop = asyncio.get_running_loop()
     task = asyncio.create_task(writer.run(), name="history")
     for sig in (signal.SIGTERM, signal.SIGINT):

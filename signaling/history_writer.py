@@ -9,6 +9,9 @@ The writer shares the server's event loop, so it stores in batches: after storin
 ``interval_s`` before reading again, and what arrived meanwhile is stored in one transaction. An idle
 stream costs nothing (the read blocks in Redis); a full batch is followed at once by the next (a backlog);
 ``drain`` cuts the wait short.
+
+The same transaction writes the audit entries of accepts and transfers (``store/audit.py``), and the
+customer context is cut to what ``Settings.store_context`` allows before anything is stored.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from signaling.routing.keys import Keys
 from signaling.store import Database, InvalidEvent, RoutingEvent, apply_events
+from signaling.store.minimise import ContextPolicy
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +59,17 @@ def parse_entries(entries: list[Any]) -> list[RoutingEvent]:
 
 class HistoryWriter:
     def __init__(
-        self, redis: Redis, keys: Keys, db: Database, batch: int = 500, interval_s: float = 0.1
+        self,
+        redis: Redis,
+        keys: Keys,
+        db: Database,
+        batch: int = 500,
+        interval_s: float = 0.1,
+        context: ContextPolicy | None = None,
     ) -> None:
         self._redis = redis
+        self._context = context or ContextPolicy()
+        """How much customer context history keeps (data minimisation)."""
         self._keys = keys
         self._db = db
         self._batch = batch
@@ -77,7 +89,7 @@ class HistoryWriter:
                 raise
 
     async def _store(self, entries: list[Any]) -> int:
-        events = parse_entries(entries)
+        events = [self._context.minimise(event) for event in parse_entries(entries)]
         while events:
             try:
                 await apply_events(self._db, events)

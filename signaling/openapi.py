@@ -20,6 +20,7 @@ import msgspec
 from aiohttp import web
 
 from signaling.auth import COOKIE_NAME
+from signaling.handlers.csrf import CSRF_COOKIE, CSRF_HEADER
 from signaling.handlers.session_api import LoginRequest
 from signaling.handlers.supervisor_api import ForceState
 from signaling.protocol import AgentState, CallState, ErrorCode, Id
@@ -29,6 +30,7 @@ from signaling.store.validation import USERNAME_RE
 REF = "#/components/schemas/{name}"
 JSON = "application/json"
 SECURITY_SCHEME = "session"
+CSRF_SCHEME = "csrf"
 
 
 # --------------------------------------------------------------------------- what the handlers answer with
@@ -40,6 +42,8 @@ class Problem(msgspec.Struct, forbid_unknown_fields=True):
 
     code: str
     message: str
+    correlation_id: str | None = None
+    """Only with ``internal`` (500): the id under which the server logged what went wrong."""
 
 
 class Health(msgspec.Struct, forbid_unknown_fields=True):
@@ -147,7 +151,9 @@ def _named_tuple_as_object(title: str, fields: tuple[str, ...], schema: dict[str
 
 def components() -> dict[str, Any]:
     """Every schema the document refers to, generated from the types above and the code's own types."""
-    _, schemas = msgspec.json.schema_components(DOCUMENTED_TYPES, ref_template=REF)
+    from signaling.openapi_admin import ADMIN_TYPES  # it builds on this module's helpers
+
+    _, schemas = msgspec.json.schema_components(DOCUMENTED_TYPES + ADMIN_TYPES, ref_template=REF)
     # call_detail sends each event as an object of the tuple's fields, its time as ISO 8601 text
     event = schemas.pop("CallEventRecord")
     schemas["CallEvent"] = _named_tuple_as_object("CallEvent", CallEventRecord._fields, event)
@@ -184,10 +190,23 @@ BAD_BODY = _problem(
 TOO_LARGE = _problem("`too_large` (over 64 KiB) or `request_entity_too_large` (over 256 KiB): the body")
 NO_SESSION = _problem("`auth_required`: no valid session cookie (sign in with `POST /api/login`)")
 NOT_YOUR_ROLE = _problem("`forbidden`: the signed-in role may not do this")
+CROSS_SITE = _problem(
+    f"`cross_site`: sent from a page of another site (`Origin`, `Referer`, `Sec-Fetch-Site`), or with a "
+    f"session cookie but without the session's token in `{CSRF_HEADER}`"
+)
+NOT_YOUR_ROLE_OR_CROSS_SITE = _problem(
+    f"`forbidden`: the signed-in role may not do this; `cross_site`: sent from a page of another site, or "
+    f"without the session's token in `{CSRF_HEADER}`"
+)
 
 
 def _staff_only(roles: str) -> dict[str, Any]:
     return {"security": [{SECURITY_SCHEME: []}], "x-roles": roles}
+
+
+def _staff_changes(roles: str) -> dict[str, Any]:
+    """A state-changing operation: the session cookie and the session's CSRF token, together."""
+    return {"security": [{SECURITY_SCHEME: [], CSRF_SCHEME: []}], "x-roles": roles}
 
 
 def _body(name: str) -> dict[str, Any]:
@@ -266,8 +285,11 @@ def _health_paths() -> dict[str, Any]:
 
 
 def _session_paths() -> dict[str, Any]:
+    from signaling.openapi_admin import sign_in_refused
+
     cookie = {
-        "description": f"`{COOKIE_NAME}`: the session (HttpOnly, SameSite=Strict, path `/`)",
+        "description": f"`{COOKIE_NAME}`: the session (HttpOnly, SameSite=Strict, path `/`, Secure over "
+        f"HTTPS); `{CSRF_COOKIE}`: its CSRF token, for the page to echo in `{CSRF_HEADER}` (not HttpOnly)",
         "schema": {"type": "string"},
     }
     login = _operation(
@@ -277,6 +299,8 @@ def _session_paths() -> dict[str, Any]:
             200: {**_json("StaffProfile", "signed in"), "headers": {"Set-Cookie": cookie}},
             400: BAD_BODY,
             401: _problem("`auth_failed`: wrong username or password, or the account is disabled"),
+            429: sign_in_refused(),
+            403: _problem("`cross_site`: sent from a page of another site (`Origin`, `Referer`)"),
             413: TOO_LARGE,
         },
         tags=["session"],
@@ -286,9 +310,9 @@ def _session_paths() -> dict[str, Any]:
     logout = _operation(
         "logout",
         "Sign out: ends the session, if any, and clears the cookie",
-        {200: _json("SignedOut", "signed out (also without a session)")},
+        {200: _json("SignedOut", "signed out (also without a session)"), 403: CROSS_SITE},
         tags=["session"],
-        security=[{}, {SECURITY_SCHEME: []}],
+        security=[{}, {SECURITY_SCHEME: [], CSRF_SCHEME: []}],
     )
     me = _operation(
         "me",
@@ -339,12 +363,12 @@ def _history_paths() -> dict[str, Any]:
         {
             200: _json("CallRemoved", "removed; the kiosk is told"),
             401: NO_SESSION,
-            403: NOT_YOUR_ROLE,
+            403: NOT_YOUR_ROLE_OR_CROSS_SITE,
             404: _problem("`unknown_call`: no such live call"),
             409: _problem("`wrong_state`: the call is connected or has ended"),
         },
         tags=["supervisor"],
-        **_staff_only("supervisor, admin"),
+        **_staff_changes("supervisor, admin"),
     )
     return {
         "/api/calls": {"get": index},
@@ -369,14 +393,14 @@ def _supervisor_paths() -> dict[str, Any]:
             202: _json("ForcedState", "the agent is in a call: kept as their next state"),
             400: BAD_BODY,
             401: NO_SESSION,
-            403: NOT_YOUR_ROLE,
+            403: NOT_YOUR_ROLE_OR_CROSS_SITE,
             409: _problem("`wrong_state`: the agent is not signed in (only `offline` may be asked for)"),
             413: TOO_LARGE,
         },
         tags=["supervisor"],
         parameters=[AGENT_NAME],
         **_body("ForceState"),
-        **_staff_only("supervisor, admin"),
+        **_staff_changes("supervisor, admin"),
     )
     wrap_up = _operation(
         "completeWrapUp",
@@ -384,12 +408,12 @@ def _supervisor_paths() -> dict[str, Any]:
         {
             200: _json("WrapUpCompleted", "ended"),
             401: NO_SESSION,
-            403: NOT_YOUR_ROLE,
+            403: NOT_YOUR_ROLE_OR_CROSS_SITE,
             409: _problem("`wrong_state`: the agent is not in wrap-up"),
         },
         tags=["supervisor"],
         parameters=[AGENT_NAME],
-        **_staff_only("supervisor, admin"),
+        **_staff_changes("supervisor, admin"),
     )
     return {
         "/api/queues": {"get": board},
@@ -407,6 +431,8 @@ def _version() -> str:
 
 def build_document() -> dict[str, Any]:
     """The OpenAPI document, as JSON-ready data (the caller's own copy)."""
+    from signaling.openapi_admin import identity_paths
+
     document = {
         "openapi": "3.1.0",
         "info": {
@@ -416,7 +442,13 @@ def build_document() -> dict[str, Any]:
             "process's health. Kiosks and agent consoles talk over WebSockets (`/ws/kiosk`, `/ws/agent`), "
             "described in `docs/protocol.md`. Refusals are JSON problems: `{code, message}`.",
         },
-        "paths": {**_health_paths(), **_session_paths(), **_history_paths(), **_supervisor_paths()},
+        "paths": {
+            **_health_paths(),
+            **_session_paths(),
+            **_history_paths(),
+            **_supervisor_paths(),
+            **identity_paths(),
+        },
         "components": {
             "schemas": components(),
             "securitySchemes": {
@@ -425,7 +457,14 @@ def build_document() -> dict[str, Any]:
                     "in": "cookie",
                     "name": COOKIE_NAME,
                     "description": "The session from `POST /api/login` (an opaque token, kept in Redis)",
-                }
+                },
+                CSRF_SCHEME: {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": CSRF_HEADER,
+                    "description": f"Every state-changing request with a session echoes the session's CSRF "
+                    f"token, which `POST /api/login` sets in the readable `{CSRF_COOKIE}` cookie",
+                },
             },
         },
     }

@@ -39,6 +39,8 @@ class ErrorCode(enum.StrEnum):
     AUTH_REQUIRED = "auth_required"
     AUTH_FAILED = "auth_failed"
     FORBIDDEN = "forbidden"
+    CROSS_SITE = "cross_site"
+    """HTTP only: a state-changing request from another site, or without the session's CSRF token."""
     WRONG_STATE = "wrong_state"
     UNKNOWN_CALL = "unknown_call"
     UNKNOWN_TOPIC = "unknown_topic"
@@ -48,6 +50,7 @@ class ErrorCode(enum.StrEnum):
     AGENT_UNAVAILABLE = "agent_unavailable"
     ALREADY_CONNECTED = "already_connected"
     RATE_LIMITED = "rate_limited"
+    ACCOUNT_LOCKED = "account_locked"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -85,6 +88,10 @@ class EndReason(enum.StrEnum):
     KIOSK_DISCONNECTED = "kiosk_disconnected"
     AGENT_DISCONNECTED = "agent_disconnected"
     MEDIA_FAILED = "media_failed"
+    KIOSK_REVOKED = "kiosk_revoked"
+    """An administrator revoked the kiosk's credential."""
+    KIOSK_CREDENTIAL_ROTATED = "kiosk_credential_rotated"
+    """An administrator replaced the kiosk's secret; the connection that used the old one was closed."""
 
 
 class SdpType(enum.StrEnum):

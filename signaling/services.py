@@ -8,17 +8,21 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from signaling.announce import Announcer
+from signaling.audit import AuditLog
 from signaling.auth import Sessions
 from signaling.connections import ConnectionRegistry
-from signaling.delivery import Delivery
+from signaling.delivery import SESSION_ENDED, Delivery
 from signaling.history_writer import HistoryWriter
 from signaling.ice import IceConfig
+from signaling.identity_watch import IdentityWatch
+from signaling.login_throttle import LoginThrottle
 from signaling.metrics import Metrics
 from signaling.queue_updates import QueueWatcher
 from signaling.routing.engine import RoutingEngine
-from signaling.routing.keys import Keys
+from signaling.routing.keys import Keys, agent_address
 from signaling.settings import Settings
 from signaling.store import Database
+from signaling.store.minimise import ContextPolicy
 
 
 @dataclass
@@ -35,6 +39,11 @@ class Services:
     queue_watcher: QueueWatcher
     history: HistoryWriter
     connections: ConnectionRegistry
+    audit: AuditLog
+    """The audit log: ``await services.audit.record(actor=…, role=…, action=…, …)``."""
+    login_throttle: LoginThrottle
+    identity_watch: IdentityWatch
+    """The identities behind this process's open sockets (re-checked periodically)."""
     redis_url: str = ""
     """The Redis the server uses (the embedded one's too), for the processes it starts."""
     draining: bool = False
@@ -55,6 +64,13 @@ class Services:
         )
         delivery = Delivery(redis, keys, keep_s=settings.reconnect_grace_s + OUTBOX_MARGIN_S)
         metrics = Metrics()
+        sessions = Sessions(redis, keys, settings.session_ttl_s, settings.session_idle_s)
+
+        async def signed_out(username: str, digest: str) -> None:
+            # the console is told wherever it is (here: at once, before the sign-out answers)
+            await delivery.send_raw(agent_address(username), SESSION_ENDED + digest)
+
+        sessions.on_signed_out = signed_out
         return cls(
             settings=settings,
             redis=redis,
@@ -63,7 +79,7 @@ class Services:
             keys=keys,
             engine=engine,
             delivery=delivery,
-            sessions=Sessions(redis, keys, settings.session_ttl_s),
+            sessions=sessions,
             metrics=metrics,
             announcer=Announcer(
                 engine,
@@ -72,8 +88,17 @@ class Services:
                 IceConfig(settings.ice_servers, settings.turn_secret, policy=settings.ice_transport_policy),
             ),
             queue_watcher=QueueWatcher(engine, delivery, settings.average_handle_s),
-            history=HistoryWriter(redis, keys, db),
+            history=HistoryWriter(redis, keys, db, context=ContextPolicy.from_settings(settings)),
             connections=ConnectionRegistry(),
+            login_throttle=LoginThrottle(redis, keys, settings),
+            identity_watch=IdentityWatch(),
+            audit=AuditLog(
+                db,
+                redis,
+                keys.audit_head,
+                registry=metrics.registry,
+                retention_days=settings.audit_retention_days,
+            ),
         )
 
 

@@ -36,6 +36,19 @@ class Settings:
     kiosk_presence_ttl_s: float = 15.0
     agent_presence_ttl_s: float = 15.0
     session_ttl_s: float = 12 * 3600.0
+    """A staff session's absolute lifetime."""
+    session_idle_s: float = 30 * 60.0
+    """A staff session ends after this long without a request (an open console socket counts as use)."""
+    identity_check_interval_s: float = 15.0
+    """How often each server re-checks the sessions of its open consoles (expired, ended, account disabled)
+    and the credentials of its connected kiosks (revoked, rotated), for changes it was not told of."""
+    login_max_failures: int = 5
+    """Failed sign-ins of one username within ``login_failure_window_s`` that lock it."""
+    login_ip_max_failures: int = 30
+    """Failed sign-ins from one client address within the window that stop it signing in (spraying)."""
+    login_failure_window_s: float = 15 * 60.0
+    login_lockout_s: float = 15 * 60.0
+    """How long a locked username (or a throttled address) is refused, from its last counted failure."""
     ice_servers: tuple[str, ...] = field(default_factory=tuple)
     """STUN/TURN URLs handed to both parties; empty means host candidates only (same network)."""
     turn_secret: str | None = None
@@ -43,7 +56,14 @@ class Settings:
     ice_transport_policy: Literal["all", "relay"] = "all"
     """``relay``: calls use TURN only (both parties), e.g. where direct paths must not be tried."""
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
-    """Extra WebSocket origins; the server's own origin is always allowed."""
+    """Extra origins (``https://console.example``) whose pages may open the agent socket and send
+    state-changing API requests; the server's own origin is always allowed."""
+    tls_cert: Path | None = None
+    """PEM certificate chain: with ``tls_key``, the server speaks HTTPS and WSS itself."""
+    tls_key: Path | None = None
+    trust_forwarded_proto: bool = False
+    """Behind a TLS-terminating proxy: take ``X-Forwarded-Proto`` as the scheme the client used (Secure
+    cookies, HSTS, the origin checks). Only when every request comes through that proxy."""
     client_messages_per_s: float = 30.0
     """How many messages one kiosk or agent socket may send a second, on average; over it, messages are
     refused with ``rate_limited`` (see signaling/handlers/inbound_limits.py)."""
@@ -62,6 +82,19 @@ class Settings:
     """Who moves routing events into the database: a child process the server keeps running (``serve``'s
     default: its database work never pauses the server), the server's own event loop, or a separately run
     ``kiosk-assist history``."""
+
+    audit_retention_days: int = 400
+    """Audit entries older than this are pruned (daily, by the server; ``kiosk-assist audit prune``).
+    Bank rules ask for at least 12 months; the command line refuses less than 365 days unless forced."""
+    store_context: Literal["all", "none"] = "all"
+    """Whether call history keeps the customer context of a help request (transaction, error code…).
+    ``none``: history keeps none of it; agents still see it live when their console rings."""
+    store_context_keys: tuple[str, ...] = ()
+    """With ``store_context="all"``, a non-empty allow-list: only these keys' values are kept."""
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -97,4 +130,6 @@ def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | No
         "redis_url": env.get("KIOSK_ASSIST_REDIS_URL") or None,
         "database_url": env.get("KIOSK_ASSIST_DATABASE_URL") or None,
         "redis_prefix": env.get("KIOSK_ASSIST_REDIS_PREFIX") or None,
+        "store_context": env.get("KIOSK_ASSIST_STORE_CONTEXT") or None,
+        "store_context_keys": env.get("KIOSK_ASSIST_STORE_CONTEXT_KEYS") or None,
     }

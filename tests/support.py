@@ -21,7 +21,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from signaling.access_log import AccessLogger
 from signaling.app import create_app
+from signaling.handlers.csrf import CSRF_COOKIE, CSRF_HEADER
 from signaling.protocol import (
     AgentInbound,
     Error,
@@ -65,8 +67,11 @@ async def redis_snapshot(server: RunningServer) -> dict[bytes, bytes]:
     """Every key of the server's prefix, DUMPed (streams left out: the history log only grows); two equal
     snapshots mean a message changed nothing."""
     redis = server.services.redis
+    # failed sign-in counts are the one record a refused request leaves (login throttling)
     keys = sorted(
-        k for k in await redis.keys(f"{server.services.keys.prefix}:*") if not k.endswith(b":events")
+        k
+        for k in await redis.keys(f"{server.services.keys.prefix}:*")
+        if not k.endswith(b":events") and b":login_failures:" not in k
     )
     return {k: await redis.dump(k) or b"" for k in keys if await redis.type(k) != b"stream"}
 
@@ -108,7 +113,7 @@ class RunningServer:
 @asynccontextmanager
 async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
     app = create_app(settings)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, access_log_class=AccessLogger)  # as `serve` logs requests
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
@@ -217,12 +222,19 @@ async def connect_kiosk(
 
 
 async def login(server: RunningServer, username: str, password: str) -> aiohttp.ClientSession:
+    """A signed-in HTTP session; it sends the session's CSRF token with every request, as the console does."""
     http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     async with http.post(f"{server.url}/api/login", json={"username": username, "password": password}) as r:
         if r.status != 200:
             await http.close()
             raise AssertionError(f"login failed: {r.status} {await r.text()}")
+        send_csrf_token(http, r)
     return http
+
+
+def send_csrf_token(http: aiohttp.ClientSession, signed_in: aiohttp.ClientResponse) -> None:
+    """Make ``http`` echo the CSRF token that sign-in (the response ``signed_in``) set, like the console."""
+    http.headers[CSRF_HEADER] = signed_in.cookies[CSRF_COOKIE].value
 
 
 async def connect_agent(

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Literal
 
 from aiohttp import web
 
+from signaling.auth import StaffSession
+from signaling.connections import CLOSE_AUTH
+from signaling.handlers.audit_hooks import source_of
+from signaling.handlers.csrf import check_origin
 from signaling.handlers.party_session import PartySession
 from signaling.handlers.relay import relay_from_agent
 from signaling.handlers.session_api import require_session
@@ -39,15 +44,7 @@ from signaling.store import get_user
 
 log = logging.getLogger(__name__)
 
-
-def check_origin(request: web.Request, allowed: tuple[str, ...]) -> None:
-    """Refuse cross-site WebSocket upgrades: a browser always sends Origin; it must be this site's."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return
-    own = f"{request.scheme}://{request.host}"
-    if origin != own and origin not in allowed:
-        raise web.HTTPForbidden(text="origin not allowed")
+SESSION_RECHECK_S = 2.0
 
 
 async def agent_socket(request: web.Request) -> web.WebSocketResponse:
@@ -68,8 +65,11 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     ws = new_socket(services.settings)
     await ws.prepare(request)
     session = AgentSession(
-        services, ws, profile, user.display_name or user.username, staff.role, token, last_seq
-    )
+        services, ws, profile, user.display_name or user.username, staff.role, token, last_seq,
+        source=source_of(request),
+    )  # fmt: skip
+    session.staff = staff
+    session.conn.session_digest = staff.digest
     await session.run(decode_agent)
     return ws
 
@@ -97,14 +97,25 @@ class AgentSession(PartySession[AgentInbound]):
         role: str,
         resume_token: str | None = None,
         last_seq: int = 0,
+        source: str = "",
     ) -> None:
         super().__init__(services, ws, profile.username, resume_token, last_seq)
+        self.source = source
+        """The agent's address, recorded with the calls it accepts and transfers (audit log)."""
         self.profile = profile
         self.username = profile.username
         self.display_name = display_name
         self.role: Literal["agent", "supervisor", "admin"] = (
             "supervisor" if role == "supervisor" else "admin" if role == "admin" else "agent"
         )
+        self.staff: StaffSession | None = None
+        """The session the console signed in with: the socket closes when it ends."""
+        self._session_checked_until = 0.0
+
+    def watch(self) -> None:
+        if self.staff is not None:
+            staff = self.staff
+            self.s.identity_watch.add_console(self.conn, staff.username, staff.digest, staff.generation)
 
     async def greet(self, session: Resumption) -> None:
         s = self.s
@@ -149,6 +160,8 @@ class AgentSession(PartySession[AgentInbound]):
         await self.s.delivery.send(self.member, accepted)
 
     async def handle(self, msg: AgentInbound) -> None:
+        if not await self.signed_in(msg):
+            return
         if isinstance(msg, SessionDescription | Ice):
             await relay_from_agent(self.s, self.username, msg)
         elif isinstance(msg, Accept):
@@ -168,6 +181,30 @@ class AgentSession(PartySession[AgentInbound]):
         elif isinstance(msg, Transfer):
             await self.transfer(msg)
         # Heartbeat: nothing to do; the socket being alive is what counts
+
+    async def signed_in(self, msg: AgentInbound) -> bool:
+        """Whether the session this console signed in with still holds. A message from a socket whose
+        session has ended (signed out, expired, ended by an administrator) acts on nothing: it is refused
+        and the socket closed at once, not only at the next periodic identity check.
+
+        A sign-out tells the console at once (``SESSION_ENDED``, synchronously when it is connected here),
+        and ending all of an account's sessions revokes its sockets; the session's key is read again at
+        most every ``SESSION_RECHECK_S``, for ends that nobody announced (a lifetime running out, a key
+        removed by hand). Reading it for every message would add a Redis round trip to every accept,
+        decline and wrap-up (bench.routing: half the whole calls per second)."""
+        if self.staff is not None and not self.conn.session_ended:
+            now = time.monotonic()
+            if now < self._session_checked_until:
+                return True
+            if await self.s.sessions.touch(self.staff.digest) is not None:
+                self._session_checked_until = now + SESSION_RECHECK_S
+                return True
+        self.s.metrics.rejected_messages.labels(ErrorCode.AUTH_REQUIRED.value).inc()
+        ref = msg.__struct_config__.tag
+        text = "your session has ended; sign in again"
+        await self.conn.send_error(ErrorCode.AUTH_REQUIRED, text, ref if isinstance(ref, str) else None)
+        self.conn.close_soon(CLOSE_AUTH, "session ended; sign in again")
+        return False
 
     async def set_state(self, msg: SetState) -> None:
         change = await self.s.engine.set_agent_state(self.username, msg.state, msg.reason)
@@ -198,7 +235,7 @@ class AgentSession(PartySession[AgentInbound]):
         if msg.to_topic and msg.to_topic not in s.settings.queues:
             raise ProtocolError(ErrorCode.UNKNOWN_TOPIC, f"unknown queue {msg.to_topic!r}", "transfer")
         done = await s.engine.transfer(
-            msg.call_id, self.username, msg.to_topic or "", msg.to_agent or "", msg.notes
+            msg.call_id, self.username, msg.to_topic or "", msg.to_agent or "", msg.notes, self.source
         )
         await s.announcer.transferring(done.kiosk_id, msg.call_id, done.topic)
         await s.announcer.agent_state(self.username, done.status)
@@ -207,7 +244,7 @@ class AgentSession(PartySession[AgentInbound]):
 
     async def accept(self, call_id: str) -> None:
         s = self.s
-        accepted = await s.engine.accept(call_id, self.username)
+        accepted = await s.engine.accept(call_id, self.username, self.source)
         kiosk_id = accepted.kiosk_id
         ice, policy = s.announcer.ice.servers(call_id), s.announcer.ice.policy
         # the kiosk's offer is on the critical path to media: tell it first

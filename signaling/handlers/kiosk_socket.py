@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from aiohttp import WSMsgType, web
 
 from signaling.connections import CLOSE_AUTH
+from signaling.handlers.csrf import check_origin
 from signaling.handlers.party_session import PartySession
 from signaling.handlers.relay import relay_from_kiosk
 from signaling.handlers.socket_loop import FIRST_MESSAGE_TIMEOUT_S, new_socket
+from signaling.identities import end_kiosk_call
 from signaling.outbox import Resumption
 from signaling.protocol import (
     PROTOCOL_VERSION,
@@ -36,12 +38,12 @@ from signaling.protocol import (
 from signaling.queues import QueueConfig
 from signaling.routing.engine import CallView, now_ms
 from signaling.services import SERVICES, Services
-from signaling.store import verify_kiosk
+from signaling.store import Kiosk, verify_kiosk
 
 log = logging.getLogger(__name__)
 
 
-async def _hello(ws: web.WebSocketResponse, services: Services) -> tuple[KioskHello, str] | None:
+async def _hello(ws: web.WebSocketResponse, services: Services) -> tuple[KioskHello, Kiosk] | None:
     """Read and check the first message; returns the hello and the kiosk's location, or None (refused)."""
     try:
         msg = await ws.receive(timeout=FIRST_MESSAGE_TIMEOUT_S)
@@ -52,38 +54,50 @@ async def _hello(ws: web.WebSocketResponse, services: Services) -> tuple[KioskHe
     try:
         hello = decode_kiosk(msg.data)
     except ProtocolError as exc:
-        await ws.send_str(_error_json(exc.code, exc.message))
+        if exc.ref not in (None, "hello"):  # a message of any other type, before signing in
+            await ws.send_str(_error_json(ErrorCode.AUTH_REQUIRED, FIRST_HELLO, exc.ref))
+        else:
+            await ws.send_str(_error_json(exc.code, exc.message, exc.ref))
         return None
     if not isinstance(hello, KioskHello):
-        await ws.send_str(_error_json(ErrorCode.AUTH_REQUIRED, "the first message must be hello"))
+        await ws.send_str(_error_json(ErrorCode.AUTH_REQUIRED, FIRST_HELLO, hello.__struct_config__.tag))
         return None
     if hello.protocol != PROTOCOL_VERSION:
         await ws.send_str(
-            _error_json(ErrorCode.UNSUPPORTED_VERSION, f"this server speaks protocol {PROTOCOL_VERSION}")
+            _error_json(
+                ErrorCode.UNSUPPORTED_VERSION, f"this server speaks protocol {PROTOCOL_VERSION}", "hello"
+            )
         )
         return None
     kiosk = await verify_kiosk(services.db, hello.kiosk_id, hello.secret)
     if kiosk is None:
         log.info("kiosk %s failed to authenticate", hello.kiosk_id)
-        await ws.send_str(_error_json(ErrorCode.AUTH_FAILED, "unknown kiosk or wrong secret"))
+        await ws.send_str(_error_json(ErrorCode.AUTH_FAILED, "unknown kiosk or wrong secret", "hello"))
         return None
-    return hello, kiosk.location
+    return hello, kiosk
 
 
-def _error_json(code: ErrorCode, text: str) -> str:
-    return encode(Error(code=code, message=text))
+FIRST_HELLO = "the first message must be hello"
+
+
+def _error_json(code: ErrorCode, text: str, ref: object = None) -> str:
+    """A refusal before the kiosk signed in; ``ref``: the type of the message refused, when known."""
+    return encode(Error(code=code, message=text, ref=ref if isinstance(ref, str) else None))
 
 
 async def kiosk_socket(request: web.Request) -> web.WebSocketResponse:
     services = request.app[SERVICES]
+    # a kiosk program sends no Origin: an upgrade carrying one comes from a web page (see handlers/csrf.py)
+    check_origin(request, services.settings.allowed_origins)
     ws = new_socket(services.settings)
     await ws.prepare(request)
     greeting = await _hello(ws, services)
     if greeting is None:
         await ws.close(code=CLOSE_AUTH, message=b"authentication failed")
         return ws
-    hello, location = greeting
-    session = KioskSession(services, ws, hello.kiosk_id, location, hello.resume_token, hello.last_seq)
+    hello, kiosk = greeting
+    session = KioskSession(services, ws, hello.kiosk_id, kiosk.location, hello.resume_token, hello.last_seq)
+    session.secret_hash = kiosk.secret_hash
     await session.run(decode_kiosk)
     return ws
 
@@ -103,6 +117,15 @@ class KioskSession(PartySession[KioskInbound]):
         super().__init__(services, ws, kiosk_id, resume_token, last_seq)
         self.kiosk_id = kiosk_id
         self.location = location
+        self.secret_hash = ""
+        """The stored hash of the secret this kiosk signed in with (a rotation changes it)."""
+
+    def watch(self) -> None:
+        self.s.identity_watch.add_kiosk(self.conn, self.kiosk_id, self.secret_hash)
+
+    async def _revoked(self) -> None:
+        await end_kiosk_call(self.s, self.kiosk_id, self.conn.revoked)
+        await self._leave()
 
     async def greet(self, session: Resumption) -> None:
         s = self.s

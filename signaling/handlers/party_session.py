@@ -63,6 +63,13 @@ class PartySession(ABC, Generic[M]):
     def forget(self) -> None:
         """Drop what this process tracks for the party (on close)."""
 
+    def watch(self) -> None:
+        """Register the identity behind this socket with the process's ``IdentityWatch``."""
+
+    async def _revoked(self) -> None:
+        """The party's credential was ended (``conn.revoked`` says why): it has gone for good."""
+        await self._leave()
+
     def deliver(self, data: str) -> None:
         """A message for this party arrived (from any process); queue it for sending."""
         self.conn.push(data)
@@ -72,6 +79,7 @@ class PartySession(ABC, Generic[M]):
         writer = asyncio.create_task(self.conn.run_writer(), name=f"writer-{self.member}")
         try:
             s.connections.add(self.member, self.conn)
+            self.watch()
             self._count()
             self.conn.hold()  # messages arriving from now on wait for the replay of missed ones
             await s.delivery.attach(self.conn.address, self.deliver, self.conn.conn_id)
@@ -96,6 +104,7 @@ class PartySession(ABC, Generic[M]):
         s = self.s
         s.delivery.detach(self.conn.address, self.deliver)
         s.connections.remove(self.member, self.conn)
+        s.identity_watch.remove(self.conn)
         self._count()
         self.forget()
         # aiohttp shows 1000 also when this side closed a socket whose peer had vanished: only a close the
@@ -105,7 +114,9 @@ class PartySession(ABC, Generic[M]):
         )
         self.conn.close_soon(1000, "")
         try:
-            if said_goodbye:
+            if self.conn.revoked:
+                await asyncio.shield(self._revoked())
+            elif said_goodbye:
                 await asyncio.shield(self._leave())
             else:
                 await asyncio.shield(self._dropped())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 
 from aiohttp import hdrs, web
@@ -20,6 +21,7 @@ _STATUS = {
     ErrorCode.AUTH_REQUIRED: 401,
     ErrorCode.AUTH_FAILED: 401,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.CROSS_SITE: 403,
     ErrorCode.UNKNOWN_CALL: 404,
     ErrorCode.WRONG_STATE: 409,
     ErrorCode.TOO_LARGE: 413,
@@ -58,6 +60,20 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             "service temporarily unavailable, retrying",
             {hdrs.RETRY_AFTER: "2"},
         )
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem(500, ErrorCode.INTERNAL.value, "internal error; it has been logged")
+    except Exception as exc:
+        # the client gets an id to quote, never the exception; the log gets the traceback under that id
+        # (a database error's text may carry SQL and values: its parameters are hidden by the engine)
+        correlation_id = secrets.token_hex(8)
+        log.error(
+            "unhandled error on %s %s (correlation id %s): %s",
+            request.method, request.path, correlation_id, type(exc).__name__, exc_info=exc,
+        )  # fmt: skip
+        return web.json_response(
+            {
+                "code": ErrorCode.INTERNAL.value,
+                "message": f"internal error; quote correlation id {correlation_id} to support",
+                "correlation_id": correlation_id,
+            },
+            status=500,
+            headers={"X-Correlation-Id": correlation_id},
+        )

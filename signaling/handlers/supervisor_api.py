@@ -11,15 +11,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
 
 import msgspec
 from aiohttp import web
 
+from signaling.auth import StaffSession
+from signaling.handlers.audit_hooks import audit_request
 from signaling.handlers.session_api import read_json, require_session
 from signaling.protocol import ErrorCode, ProtocolError
 from signaling.routing.engine import now_ms
 from signaling.services import SERVICES, Services
+from signaling.store.audit import AuditAction, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +62,55 @@ async def queue_board(request: web.Request) -> web.Response:
     return web.json_response({"queues": queues})
 
 
+async def _supervisor(request: web.Request, action: AuditAction, target: str) -> StaffSession:
+    """The signed-in supervisor or admin; anyone else signed in is refused, and that is audited."""
+    staff = await require_session(request)
+    if staff.role not in SUPERVISORS:
+        await _audit(request, staff, action, target, Outcome.DENIED, {"reason": "role"})
+        raise ProtocolError(ErrorCode.FORBIDDEN, "your role may not do this")
+    return staff
+
+
+async def _audit(
+    request: web.Request,
+    staff: StaffSession,
+    action: AuditAction,
+    target: str,
+    outcome: Outcome = Outcome.OK,
+    details: dict[str, Any] | None = None,
+) -> None:
+    # after the action: it stands even when its entry cannot be written (that failure is logged)
+    await audit_request(
+        request, actor=staff.username, role=staff.role, action=action, target=target, outcome=outcome,
+        details=details,
+    )  # fmt: skip
+
+
+@asynccontextmanager
+async def _failures_audited(
+    request: web.Request, staff: StaffSession, action: AuditAction, target: str
+) -> AsyncIterator[None]:
+    """Record a refused action (wrong state, unknown call…) as failed, then let the error through."""
+    try:
+        yield
+    except ProtocolError as exc:
+        await _audit(request, staff, action, target, Outcome.FAILED, {"error": exc.code.value})
+        raise
+
+
 async def force_state(request: web.Request) -> web.Response:
-    staff = await require_session(request, SUPERVISORS)
-    services = request.app[SERVICES]
     name = request.match_info["name"]
+    staff = await _supervisor(request, AuditAction.AGENT_STATE_FORCED, name)
+    async with _failures_audited(request, staff, AuditAction.AGENT_STATE_FORCED, name):
+        response, details = await _force_state(request, staff, name)
+    await _audit(request, staff, AuditAction.AGENT_STATE_FORCED, name, details=details)
+    return response
+
+
+async def _force_state(
+    request: web.Request, staff: StaffSession, name: str
+) -> tuple[web.Response, dict[str, Any]]:
+    services = request.app[SERVICES]
     body = await read_json(request, ForceState)
     assert isinstance(body, ForceState)
     status = await services.engine.agent_status(name)
@@ -68,7 +118,8 @@ async def force_state(request: web.Request) -> web.Response:
         if body.state != "offline":
             raise ProtocolError(ErrorCode.WRONG_STATE, f"{name} is not signed in")
         # already offline: nothing to change (and no record to make for a name that may be no one's)
-        return web.json_response({"username": name, "state": "offline", "next_state": ""})
+        unchanged = {"state": "offline", "from_state": "offline"}
+        return web.json_response({"username": name, "state": "offline", "next_state": ""}), unchanged
     # while the agent is busy this is kept as their next state; ending the offer or wrap-up applies it
     change = await services.engine.set_agent_state(
         name, body.state, body.reason or f"set by {staff.username}"
@@ -85,7 +136,8 @@ async def force_state(request: web.Request) -> web.Response:
     state = await services.engine.agent_status(name)
     log.info("supervisor %s set %s to %s", staff.username, name, body.state)
     body_out = {"username": name, "state": state.state, "next_state": state.next_state}
-    return web.json_response(body_out, status=202 if state.state == "in_call" else 200)
+    details = {"state": body.state, "from_state": status.state, "call_id": status.call_id or None}
+    return web.json_response(body_out, status=202 if state.state == "in_call" else 200), details
 
 
 async def _online(services: Services, name: str) -> bool:
@@ -101,19 +153,24 @@ async def _complete_wrap_up(services: Services, name: str) -> str:
 
 
 async def complete_wrap_up(request: web.Request) -> web.Response:
-    staff = await require_session(request, SUPERVISORS)
-    services = request.app[SERVICES]
     name = request.match_info["name"]
-    call_id = await _complete_wrap_up(services, name)
+    staff = await _supervisor(request, AuditAction.WRAP_UP_FORCED, name)
+    services = request.app[SERVICES]
+    async with _failures_audited(request, staff, AuditAction.WRAP_UP_FORCED, name):
+        call_id = await _complete_wrap_up(services, name)
+    await _audit(request, staff, AuditAction.WRAP_UP_FORCED, name, details={"call_id": call_id})
     log.info("supervisor %s completed the wrap-up of %s (call %s)", staff.username, name, call_id)
     return web.json_response({"username": name, "call_id": call_id})
 
 
 async def remove_call(request: web.Request) -> web.Response:
-    staff = await require_session(request, SUPERVISORS)
-    services = request.app[SERVICES]
     call_id = request.match_info["call_id"]
-    ended = await services.engine.hangup(call_id, "supervisor", staff.username, "removed_by_supervisor")
+    target = f"call:{call_id}"[:128]
+    staff = await _supervisor(request, AuditAction.CALL_REMOVED, target)
+    services = request.app[SERVICES]
+    async with _failures_audited(request, staff, AuditAction.CALL_REMOVED, target):
+        ended = await services.engine.hangup(call_id, "supervisor", staff.username, "removed_by_supervisor")
+    await _audit(request, staff, AuditAction.CALL_REMOVED, target, details={"state": ended.final_state})
     await services.announcer.ended(ended, "removed_by_supervisor")
     log.info("supervisor %s removed call %s from its queue", staff.username, call_id)
     return web.json_response({"call_id": call_id, "state": ended.final_state})

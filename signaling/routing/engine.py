@@ -367,8 +367,9 @@ class RoutingEngine:
         )
 
     # ------------------------------------------------------------------------------------- calls
-    async def accept(self, call_id: str, username: str) -> Accepted:
-        res = await self._run("accept", call_id, username)
+    async def accept(self, call_id: str, username: str, source: str = "") -> Accepted:
+        """``source``: the agent's address, kept in the event for the audit log."""
+        res = await self._run("accept", call_id, username, source)
         status = _s(res[0])
         if status == "unknown_call":
             raise RoutingError(ErrorCode.UNKNOWN_CALL, "no such call is offered to you")
@@ -430,10 +431,12 @@ class RoutingEngine:
         return AgentStatus.parse(res[2])
 
     async def transfer(
-        self, call_id: str, from_agent: str, to_topic: str, to_agent: str, notes: str
+        self, call_id: str, from_agent: str, to_topic: str, to_agent: str, notes: str, source: str = ""
     ) -> Transferred:
-        """Cold transfer to a queue or a named free agent."""
-        res = await self._run("transfer", call_id, from_agent, to_topic, to_agent, notes, self.timeout_ms)
+        """Cold transfer to a queue or a named free agent (``source``: the agent's address, for the audit)."""
+        res = await self._run(
+            "transfer", call_id, from_agent, to_topic, to_agent, notes, self.timeout_ms, source
+        )
         status = _s(res[0])
         errors = {
             "unknown_call": (ErrorCode.UNKNOWN_CALL, "no such call of yours"),

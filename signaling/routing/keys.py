@@ -41,6 +41,11 @@ class Keys:
     def waits(self) -> str:
         return f"{self.prefix}:waits"
 
+    @property
+    def audit_head(self) -> str:
+        """The audit log's newest entry as last published (``<seq>:<hash>``), to detect a cut tail."""
+        return f"{self.prefix}:audit:head"
+
     def queue_config(self, topic: str) -> str:
         return f"{self.prefix}:queue_config:{topic}"
 
@@ -67,6 +72,18 @@ class Keys:
 
     def session(self, token_hash: str) -> str:
         return f"{self.prefix}:session:{token_hash}"
+
+    def user_sessions(self, username: str) -> str:
+        """The set of a staff account's session digests (to end them all at once)."""
+        return f"{self.prefix}:user_sessions:{username}"
+
+    def login_failures_user(self, username: str) -> str:
+        """Failed sign-ins of one username; at the limit, it holds the lockout's remaining time."""
+        return f"{self.prefix}:login_failures:user:{username}"
+
+    def login_failures_ip(self, address: str) -> str:
+        """Failed sign-ins from one client address (password spraying across accounts)."""
+        return f"{self.prefix}:login_failures:ip:{address}"
 
     def channel(self, address: str) -> str:
         return f"{self.prefix}:to:{address}"

@@ -17,13 +17,14 @@ READONLY = "ka_readonly"
 
 
 def make_engine(url: str) -> AsyncEngine:
-    """An async engine for ``url`` (``postgresql://`` and ``sqlite:///`` pick their asyncio drivers)."""
+    """An async engine for ``url`` (``postgresql://`` and ``sqlite:///`` pick their asyncio drivers).
+    Its errors never quote the values of a statement (passwords' hashes, customer context) into logs."""
     parsed = make_url(normalise_database_url(url))
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(parsed, pool_pre_ping=True)
+        return create_async_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(parsed)
+    engine = create_async_engine(parsed, hide_parameters=True)
     event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
     return engine

@@ -28,3 +28,7 @@ class InvalidEvent(InvalidValue):
     def __init__(self, event_id: str, message: str) -> None:
         super().__init__(f"event {event_id}: {message}")
         self.event_id = event_id
+
+
+class WrongState(StoreError):
+    """The row's state does not allow this change (such as rotating a revoked kiosk's secret)."""

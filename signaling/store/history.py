@@ -3,6 +3,8 @@
 ``apply_events`` is idempotent: every event is stored once under its Redis stream id, so a consumer may
 re-deliver a batch (after a crash, a reconnect, a claim from a dead consumer) without changing anything.
 
+Accepts and transfers also go to the audit log, in the same transaction (see ``audit.entries_from_events``).
+
 A batch costs the same five statements whatever its size: a select of the ids already stored, a select
 (locking) of the calls it touches, then one executemany each to insert the new calls, update the changed
 ones and insert the events. Rows are written with Core, not through the ORM's unit of work, which would
@@ -23,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling.protocol import CallState
-from signaling.store import transitions
+from signaling.store import audit, transitions
 from signaling.store.database import Database
 from signaling.store.errors import InvalidEvent, InvalidValue
 from signaling.store.models import Call, CallEvent
@@ -143,6 +145,7 @@ async def _apply(session: AsyncSession, events: Sequence[RoutingEvent]) -> int:
     rows = [_applied(touched.calls[event.call_id], event) for event in fresh]
     await _save_calls(session, touched)
     await session.execute(insert(_EVENTS), rows)
+    await audit.append_in(session, audit.entries_from_events(fresh, touched.calls))
     return len(fresh)
 
 

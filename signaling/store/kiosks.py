@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from signaling.store import validation
 from signaling.store.columns import utcnow
 from signaling.store.database import Database
-from signaling.store.errors import AlreadyExists, NotFound
+from signaling.store.errors import AlreadyExists, NotFound, WrongState
 from signaling.store.models import Kiosk
 
 _HASH_PREFIX = "sha256:"
@@ -51,6 +51,8 @@ async def verify_kiosk(db: Database, kiosk_id: str, secret: str) -> Kiosk | None
 
 async def revoke_kiosk(db: Database, kiosk_id: str) -> Kiosk:
     """Revoke a kiosk: its secret stops working at once. NotFound if the kiosk is not enrolled."""
+    if validation.KIOSK_ID_RE.fullmatch(kiosk_id) is None:
+        raise NotFound(f"kiosk {kiosk_id!r} is not enrolled")
     async with db.session() as session:
         kiosk = await session.get(Kiosk, kiosk_id)
         if kiosk is None:
@@ -58,6 +60,38 @@ async def revoke_kiosk(db: Database, kiosk_id: str) -> Kiosk:
         if kiosk.revoked_at is None:
             kiosk.revoked_at = utcnow()
     return kiosk
+
+
+async def rotate_kiosk(db: Database, kiosk_id: str) -> tuple[Kiosk, str]:
+    """Give the kiosk a new secret (returned once, never stored); the old one stops working at once.
+    NotFound if the kiosk is not enrolled, WrongState if it is revoked (revocation is final)."""
+    if validation.KIOSK_ID_RE.fullmatch(kiosk_id) is None:
+        raise NotFound(f"kiosk {kiosk_id!r} is not enrolled")
+    secret = secrets.token_urlsafe(32)
+    async with db.session() as session:
+        kiosk = await session.get(Kiosk, kiosk_id, with_for_update=True)
+        if kiosk is None:
+            raise NotFound(f"kiosk {kiosk_id!r} is not enrolled")
+        if kiosk.revoked_at is not None:
+            raise WrongState(f"kiosk {kiosk_id!r} is revoked; enroll the device under a new id")
+        kiosk.secret_hash = _hash_secret(secret)
+        kiosk.rotated_at = utcnow()
+    return kiosk, secret
+
+
+def secret_digest(secret: str) -> str:
+    """What is stored of a secret: a connected kiosk keeps it to notice a rotation."""
+    return _hash_secret(secret)
+
+
+async def credential_states(db: Database, kiosk_ids: list[str]) -> dict[str, str]:
+    """For each enrolled kiosk of ``kiosk_ids``: its stored secret hash, or "" when it is revoked."""
+    if not kiosk_ids:
+        return {}
+    query = select(Kiosk.id, Kiosk.secret_hash, Kiosk.revoked_at).where(Kiosk.id.in_(kiosk_ids))
+    async with db.session(readonly=True) as session:
+        rows = (await session.execute(query)).all()
+    return {row[0]: "" if row[2] is not None else row[1] for row in rows}
 
 
 async def get_kiosk(db: Database, kiosk_id: str) -> Kiosk | None:

@@ -54,6 +54,9 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(default=False)
     proficiency: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     """Per skill, 1 (learning) to 5 (expert); routing counts a skill without a level as 3."""
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """Sessions carry the generation they were made in; raising it ends them all (sign out everywhere,
+    disable, a new role or password)."""
 
 
 class Kiosk(Base):
@@ -66,6 +69,8 @@ class Kiosk(Base):
     secret_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    rotated_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When the secret was last replaced (None: the one given at enrolment)."""
 
 
 class Call(Base):
@@ -110,3 +115,39 @@ class CallEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     agent: Mapped[str | None] = mapped_column(String(64), default=None)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AuditEntryRow(Base):
+    """One entry of the hash-chained audit log (see ``signaling/store/audit.py``); never updated.
+
+    ``seq`` is given by the chain (the previous entry's plus one, under the chain's lock), not by the
+    database, so a deleted entry leaves a gap that verification names. ``details`` is canonical JSON text,
+    kept byte for byte as hashed.
+    """
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(128))
+    outcome: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditAnchor(Base):
+    """Where verification starts after pruning: the number and hash of the last entry removed (one row)."""
+
+    __tablename__ = "audit_anchor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from signaling.store import passwords, validation
 from signaling.store.database import Database
-from signaling.store.errors import AlreadyExists, InvalidValue
+from signaling.store.errors import AlreadyExists, InvalidValue, NotFound
 from signaling.store.models import Role, User
 
 MAX_PASSWORD_LENGTH = 1024  # argon2 accepts any length; this only bounds the work one request causes
@@ -71,6 +71,48 @@ async def authenticate(db: Database, username: str, password: str) -> User | Non
     return user
 
 
+async def list_users(db: Database) -> list[User]:
+    """Every staff account, ordered by name."""
+    async with db.session(readonly=True) as session:
+        return list(await session.scalars(select(User).order_by(User.username)))
+
+
+async def set_role(db: Database, username: str, role: Role | str) -> User:
+    """Give the account another role; its sessions end (they carry the old one). NotFound, InvalidValue."""
+    new_role = _role(role).value
+    return await _change(db, username, lambda user: setattr(user, "role", new_role))
+
+
+async def set_disabled(db: Database, username: str, disabled: bool) -> User:
+    """Disable (its sessions end; it cannot sign in) or enable the account. NotFound if there is none."""
+    return await _change(db, username, lambda user: setattr(user, "disabled", disabled), end=disabled)
+
+
+async def set_password(db: Database, username: str, password: str) -> User:
+    """Replace the account's password; its sessions end. NotFound, InvalidValue."""
+    password_hash = await asyncio.to_thread(passwords.hash_password, _password(password))
+    return await _change(db, username, lambda user: setattr(user, "password_hash", password_hash))
+
+
+async def end_sessions(db: Database, username: str) -> User:
+    """End every session of the account (sign out everywhere). NotFound if there is none."""
+    return await _change(db, username, lambda user: None)
+
+
+async def _change(db: Database, username: str, change: Callable[[User], None], *, end: bool = True) -> User:
+    """Apply ``change`` to the account in one transaction; with ``end``, raise its session generation."""
+    if not isinstance(username, str) or validation.USERNAME_RE.fullmatch(username) is None:
+        raise NotFound(f"no user named {username!r}")
+    async with db.session() as session:
+        user = await session.scalar(select(User).where(User.username == username).with_for_update())
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        change(user)
+        if end:
+            user.session_generation = (user.session_generation or 0) + 1
+    return user
+
+
 async def _rehash(db: Database, user: User, password: str) -> None:
     user.password_hash = await asyncio.to_thread(passwords.hash_password, password)
     async with db.session() as session:
@@ -99,3 +141,14 @@ def _password(password: str) -> str:
     if not isinstance(password, str) or not password or len(password) > MAX_PASSWORD_LENGTH:
         raise InvalidValue(f"invalid password: expected 1-{MAX_PASSWORD_LENGTH} characters")
     return password
+
+
+async def session_generations(db: Database, usernames: list[str]) -> dict[str, int]:
+    """For each enabled account of ``usernames``, its session generation (disabled and unknown: absent)."""
+    if not usernames:
+        return {}
+    query = select(User.username, User.session_generation).where(
+        User.username.in_(usernames), User.disabled.is_(False)
+    )
+    async with db.session(readonly=True) as session:
+        return {row[0]: row[1] for row in (await session.execute(query)).all()}

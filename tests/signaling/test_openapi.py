@@ -42,10 +42,12 @@ from yarl import URL
 
 from signaling.app import create_app
 from signaling.auth import COOKIE_NAME
+from signaling.handlers.csrf import CSRF_HEADER, csrf_token_for
 from signaling.openapi import build_document
 from signaling.protocol import HelpRequest, Queued
 from signaling.queues import EscalationStep, QueueConfig, QueueSet
 from signaling.settings import DEFAULT_TOPICS, Settings
+from signaling.store import get_user
 from tests.support import WAIT_S, Client, RunningServer, connect_agent, connect_kiosk, login, redis_snapshot
 
 QUIET_S = 3600.0  # no timer fires during the test: every change in Redis comes from a request
@@ -56,8 +58,11 @@ NOT_IN_THE_DOCUMENT = {  # routes that are not the HTTP API
     "/ws/kiosk": "a WebSocket (docs/protocol.md)",
     "/ws/agent": "a WebSocket (docs/protocol.md)",
     "/": "the console's page",
+    "/admin": "the administrators' page",
 }
 SUPERVISOR, AGENT, KIOSK = "sue", "alice", "k-1"
+SPARE = "sam"
+"""A supervisor whose sessions ``POST /api/logout-everywhere`` ends (the test's own stays signed in)."""
 
 
 # ------------------------------------------------------------------------------------- the document
@@ -107,7 +112,7 @@ async def test_a_method_a_path_does_not_have_is_refused_with_405_naming_the_ones
         for path, item in paths.items():
             documented = {m.upper() for m in item if m in HTTP_METHODS}
             allowed = documented | ({"HEAD"} if "GET" in documented else set())
-            url = server.url + path.format(call_id="c-1", name="alice")
+            url = server.url + path.format(call_id="c-1", name="alice", kiosk_id="k-1")
             async with http.request("TRACE", url) as r:
                 assert r.status == 405, path
                 assert set(r.headers.get("Allow", "").replace(" ", "").split(",")) == allowed, path
@@ -157,6 +162,7 @@ class World:
 @pytest.fixture
 async def world(server: RunningServer) -> AsyncIterator[World]:
     supervisor_password = await server.add_agent(SUPERVISOR, role="supervisor")
+    await server.add_agent(SPARE, role="supervisor")
     clients = [
         await connect_agent(server, AGENT, await server.add_agent(AGENT, skills=("cash",))),
         await connect_kiosk(server, KIOSK, await server.enroll(KIOSK)),
@@ -196,7 +202,19 @@ class Target:
         if case.operation.label == "POST /api/logout":  # keep the test's own session signed in
             token = self.on_loop(lambda: self.server.services.sessions.create(SUPERVISOR, "supervisor"))
             return {COOKIE_NAME: token}
+        if case.operation.label == "POST /api/logout-everywhere":  # ends another account's sessions
+            return {COOKIE_NAME: self.on_loop(lambda: self._fresh_session(SPARE))}
         return {COOKIE_NAME: self.session}
+
+    @staticmethod
+    def headers(cookies: dict[str, str] | None) -> dict[str, str] | None:
+        """The session's CSRF token, as the console echoes it (``csrf`` in the document's security)."""
+        return None if cookies is None else {CSRF_HEADER: csrf_token_for(cookies[COOKIE_NAME])}
+
+    async def _fresh_session(self, username: str) -> str:
+        user = await get_user(self.server.db, username)
+        assert user is not None
+        return await self.server.services.sessions.create(username, user.role, user.session_generation)
 
     def names_something_live(self, case: Case) -> bool:
         values = {unquote(str(v)) for v in (case.path_parameters or {}).values()}
@@ -236,8 +254,11 @@ def requests_for(operation: APIOperation, target: Target) -> st.SearchStrategy[C
 
 
 def send_and_check(target: Target, http: requests.Session, case: Case) -> None:
+    cookies = target.cookies(case)  # may make a session: setting up, not the request's doing
     before = target.snapshot()
-    response = case.call(base_url=target.server.url, session=http, cookies=target.cookies(case))
+    response = case.call(
+        base_url=target.server.url, session=http, cookies=cookies, headers=target.headers(cookies)
+    )
     case.validate_response(response, checks=CHECKS)
     status, label = response.status_code, case.operation.label
     if target.session is None and needs_session(case.operation):

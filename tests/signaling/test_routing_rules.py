@@ -195,6 +195,7 @@ async def test_wrap_up_ends_on_its_own_and_may_be_extended_once(server: RunningS
     call2 = await _ask(second)
     await ana.expect(Offer, where=lambda m: m.call_id == call2)
     await ana.send(Accept(call_id=call2))
+    await second.expect(AgentJoined)  # the call was answered (a hang-up before that abandons it)
     await second.send(Hangup(call_id=call2))
     done = await ana.expect(WrapUpDone, timeout=10)
     assert (done.call_id, done.by) == (call2, "timer")

@@ -2,12 +2,14 @@
 -- The kiosk stays connected; the call keeps its age (so it is near the front), notes travel with it,
 -- and the transferring agent goes to wrap-up.
 -- KEYS: none (P:call:<id>, P:queue:<topic>, P:agent:<name>, P:avail:<topic>, P:reservations, P:events)
--- ARGV: prefix, now_ms, call_id, from_agent, to_topic ('' = keep), to_agent ('' = any), notes, timeout_ms
+-- ARGV: prefix, now_ms, call_id, from_agent, to_topic ('' = keep), to_agent ('' = any), notes, timeout_ms,
+--       source (the agent's address, for the audit log; may be '')
 -- Returns: {'ok', kiosk_id, offers{...}, abandoned{...}, from_agent_status, topic} | {'unknown_call'}
 --          | {'wrong_state', state}
 --          | {'agent_unavailable'} | {'unknown_topic'}
 local call_id, from, to_topic, to_agent, notes = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local timeout_ms = tonumber(ARGV[8])
+local source = ARGV[9] or ''
 local ck = P .. ':call:' .. call_id
 local c = redis.call('HMGET', ck, 'state', 'agent', 'kiosk_id', 'topic', 'notes', 'score')
 if not c[1] or c[2] ~= from then return {'unknown_call'} end
@@ -26,7 +28,8 @@ if notes ~= '' then
   all_notes = all_notes .. from .. ': ' .. notes
 end
 redis.call('HSET', ck, 'state', 'queued', 'agent', '', 'topic', topic, 'notes', all_notes)
-emit(call_id, 'transferred', 'agent', from, 'to_topic', topic, 'to_agent', to_agent, 'notes', notes)
+emit(call_id, 'transferred', 'agent', from, 'to_topic', topic, 'to_agent', to_agent, 'notes', notes,
+  'source', source)
 -- the transferring agent wraps up their part of the call
 local ak = P .. ':agent:' .. from
 redis.call('HINCRBY', ak, 'load', -1)
