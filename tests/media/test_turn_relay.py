@@ -62,7 +62,10 @@ BROWSER_STATS = """async () => {
   });
   return seen;
 }"""
-BROWSER_DECODED = f"async (n) => ({BROWSER_STATS})().then((seen) => seen.framesDecoded >= n)"
+# frames decoded, and the transport's selected pair reported (Chromium may report it a moment later)
+BROWSER_DECODED = (
+    f"async (n) => ({BROWSER_STATS})().then((seen) => seen.framesDecoded >= n && seen.local !== null)"
+)
 
 
 @dataclass

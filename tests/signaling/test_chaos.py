@@ -296,7 +296,9 @@ async def play(stage: Stage, run: Run, rng: random.Random, lap: Callable[[str], 
             return await wrap_ups_settled(db, redis, keys, seen)
 
         async def explain() -> str:
-            return await unsettled(db, redis, keys, seen)
+            log = writer.logs() if writer else ""
+            trouble = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+            return await unsettled(db, redis, keys, seen) + "\nhistory writer: " + "\n".join(trouble[-20:])
 
         await wind_down(cast, settled, wrapped, explain)
         lap("wind down")
