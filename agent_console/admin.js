@@ -5,7 +5,7 @@
 import { ApiError, admin, login, logout, whoAmI } from "./api.js";
 import { byId } from "./ui.js";
 
-const ROLES = ["agent", "supervisor", "admin"];
+const ROLES = ["agent", "supervisor", "admin", "it"];
 
 /** @param {"admin-signin"|"admin-forbidden"|"admin-view"} id */
 function show(id) {

@@ -102,3 +102,8 @@ export const admin = Object.freeze({
   rotate: (kioskId) => request("POST", `${kioskPath(kioskId)}/rotate`),
   revoke: (kioskId) => request("POST", `${kioskPath(kioskId)}/revoke`),
 });
+
+// ------------------------------------------------------------------------------------ dashboard (dashboard.js)
+/** One call's history events, alerts and quality samples, in time order (recorded as an export).
+ * @param {string} callId */
+export const callTimeline = (callId) => request("GET", `/api/calls/${encodeURIComponent(callId)}/timeline`);

@@ -346,6 +346,11 @@ function callTakenAway(msg) {
 
 // ------------------------------------------------------------------------------------ sign-in and session
 function startConsole(me) {
+  if (me.role === "it") {
+    // IT staff take no calls (the agent socket refuses them): their place is the dashboard
+    window.location.assign("/dashboard");
+    return;
+  }
   showScreen("console-view");
   byId("agent-name").textContent = me.display_name || me.username;
   model.state = "offline";

@@ -7,6 +7,7 @@
 // media path is broken: the call shows "Reconnecting…" and the kiosk, which notices too, offers again over
 // a new peer connection; a new offer replaces this page's connection (the camera stays open).
 
+import { CallStatsReporter } from "./callstats.js";
 import { candidateToWire, outbound } from "./protocol.js";
 
 const HEARTBEAT_MS = 500;
@@ -62,6 +63,8 @@ export class CallSession {
     this.beat = setInterval(() => this.#heartbeat(), HEARTBEAT_MS);
     /** @type {RTCDataChannel|null} */
     this.control = null;
+    /** Reports the call's quality to the server every 5 s while media flows. */
+    this.stats = new CallStatsReporter(this.callId, () => this.pc, deps.send);
     /** Serialises set-up, the offer and candidates in arrival order. */
     this.work = this.#start(localMedia).catch((error) => this.#failed("start", error));
   }
@@ -88,6 +91,7 @@ export class CallSession {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.beat);
+    this.stats.stop();
     this.pc?.close();
     for (const track of this.localStream?.getTracks() ?? []) track.stop();
     this.deps.remoteVideo.srcObject = null;

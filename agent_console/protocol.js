@@ -60,6 +60,8 @@ export const outbound = Object.freeze({
     if (toAgent) message.to_agent = toAgent;
     return message;
   },
+  /** The call's quality over the last 5 s (see callstats.js). @param {string} callId @param {object} stats */
+  callStats: (callId, stats) => ({ type: "call_stats", call_id: callId, stats }),
   heartbeat: () => ({ type: "heartbeat" }),
 });
 

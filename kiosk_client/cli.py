@@ -50,6 +50,9 @@ def options_from(args: argparse.Namespace) -> KioskOptions:
         say=tuple(args.say),
         show=None if args.headless else _print_line,
         ca_file=args.ca_file,
+        video_device=args.video_device,
+        audio_device=args.audio_device,
+        faults_file=args.faults_file,
     )
 
 

@@ -33,6 +33,9 @@ def describe(record: dict[str, Any]) -> str | None:
         "call_lost": "The connection was lost for too long and the call has ended. Please try again.",
         "ended": "The call has ended. Thank you.",
         "error": f"Sorry: {record.get('message', 'something went wrong')}",
+        "video_help": "Video help is available again."
+        if record.get("available")
+        else "Video help is not available at this kiosk right now. Staff have been told.",
     }
     return texts.get(kind)
 

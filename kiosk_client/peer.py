@@ -29,6 +29,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
+from kiosk_client.call_stats import CallStatsCollector, CountingTrack
 from media import LatestFrameConsumer, MediaSource, Recorder
 from signaling.protocol import IceCandidate, IceServer
 
@@ -72,7 +73,9 @@ class KioskPeer:
         self._recorder_started = False
         self._closed = False
         # fresh relay subscriptions per call, stopped when it ends, so nothing queues up between calls
-        self._local_tracks = [source.subscribe_video(), source.subscribe_audio()]
+        self.sent_video = CountingTrack(source.subscribe_video())
+        """The camera track as sent, counting its frames (for the call's quality reports)."""
+        self._local_tracks: list[MediaStreamTrack] = [self.sent_video, source.subscribe_audio()]
         for track in self._local_tracks:
             self.pc.addTrack(track)
         self.chat.on("open", self.chat_open.set)
@@ -87,6 +90,10 @@ class KioskPeer:
         self.control.on("message", self._control_message)
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._state_changed)
+
+    def stats_collector(self) -> CallStatsCollector:
+        """A reader of this connection's quality figures, from now on (``sample()`` every 5 s)."""
+        return CallStatsCollector(self.pc, self.consumers, self.sent_video)
 
     def _control_open(self) -> None:
         self._heartbeat = asyncio.ensure_future(self._beat())

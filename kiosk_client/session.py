@@ -5,18 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kiosk_client.call_stats import CallStatsCollector
 from kiosk_client.events import EventLog, describe
 from kiosk_client.peer import KioskPeer
 from kiosk_client.signaling_client import KioskSignaling, SignalingError, reconnect_delays
-from media import MediaSource, open_media
+from kiosk_client.telemetry import CpuMeter, device_health, network_info, read_faults
+from media import DeviceUnavailable, MediaSource, open_media, probe_device
 from signaling.protocol import (
     AgentJoined,
     CallEnded,
+    CallStats,
     Error,
     Hangup,
     HelpRequest,
@@ -28,6 +32,7 @@ from signaling.protocol import (
     SdpType,
     ServerMessage,
     SessionDescription,
+    Telemetry,
     Transferring,
 )
 
@@ -40,6 +45,9 @@ RECONNECT_CONNECT_S = 3.0
 """The same, for a connection that replaces a broken one."""
 OFFER_GATHER_S = 3.0
 MEDIA_REPORT_S = 5.0
+TELEMETRY_S = 5.0
+"""How often the kiosk checks its devices and reports its telemetry (also its heartbeat), unless the
+server's welcome says otherwise."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,12 @@ class KioskOptions:
     """Where to show what a customer reads (the text screen); None when headless."""
     ca_file: Path | None = None
     """The authority to trust for a ``wss://`` server; None: the system's."""
+    video_device: str = "/dev/video0"
+    """The camera, with ``media="device"`` (V4L2)."""
+    audio_device: str = "default"
+    """The microphone, with ``media="device"`` (ALSA)."""
+    faults_file: Path | None = None
+    """Where the kiosk's host application writes its current faults, one a line (see telemetry.py)."""
 
 
 class KioskRunner:
@@ -83,6 +97,13 @@ class KioskRunner:
         self._media_watch: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self.on_event: Callable[[str], None] | None = None
+        self._failures: dict[str, DeviceUnavailable] = {}
+        """Why each device that could not be opened failed ("video", "audio")."""
+        self._cpu = CpuMeter()
+        self._started = time.monotonic()
+        self._reporter: asyncio.Task[None] | None = None
+        self.video_help: bool | None = None
+        """Whether this kiosk's own devices allow video help, as its last check found (None: not checked)."""
 
     def _show(self, record: dict[str, Any]) -> None:
         text = describe(record)
@@ -91,11 +112,13 @@ class KioskRunner:
 
     async def run(self) -> CallEnded | None:
         """Run until the call ends (or forever when not asking for help); returns how the call ended."""
-        if self._source is None:
-            self._source = open_media(self.options.media)
         try:
+            if self._source is None:
+                await self._open_source()
             await self.signaling.connect()
             self.events.write("signed_in", kiosk_id=self.options.kiosk_id)
+            await self._report()  # before any help request: the server judges it by this report
+            self._reporter = asyncio.create_task(self._report_every(), name="kiosk-telemetry")
             if self.options.request_help:
                 await self.signaling.send(
                     HelpRequest(
@@ -130,6 +153,7 @@ class KioskRunner:
                 log.info("reconnect failed: %s", exc)
                 continue
             self.events.write("reconnected", call_id=welcome.call_id, resumed=welcome.resumed)
+            await self._report()
             if welcome.resumed:
                 return True  # what the server said meanwhile follows (a call that ended says so)
             if self.call_id is not None and welcome.call_id != self.call_id:
@@ -140,6 +164,78 @@ class KioskRunner:
                 return False
             return True
         raise AssertionError("reconnect_delays never ends")
+
+    # ------------------------------------------------------------------------ devices and telemetry
+    async def _open_source(self) -> None:
+        """Open the camera and microphone (or synthetic stand-ins). A device that does not open is not
+        fatal: the kiosk reports it (and offers no video help) and tries again at each check."""
+        o = self.options
+        if o.media == "synthetic":
+            self._source = open_media("synthetic")
+            return
+        try:  # opening a device blocks: off the event loop
+            self._source = await asyncio.to_thread(open_media, "device", o.video_device, o.audio_device)
+            self._failures = {}
+            return
+        except DeviceUnavailable as exc:
+            log.warning("%s", exc)
+            self._failures = {exc.kind: exc}
+        other: tuple[Literal["video", "audio"], str] = (
+            ("audio", o.audio_device) if "video" in self._failures else ("video", o.video_device)
+        )
+        try:  # which of the two works too, for IT
+            await asyncio.to_thread(probe_device, *other)
+        except DeviceUnavailable as exc:
+            self._failures[exc.kind] = exc
+
+    async def _recheck_devices(self) -> None:
+        """Outside a call, open again devices that failed or stopped delivering."""
+        source = self._source
+        if self.options.media != "device" or not self._owns_source or self.peer is not None:
+            return
+        if source is not None and all(source.live):
+            return
+        if source is not None:
+            self._source = None
+            await source.close()
+        await self._open_source()
+
+    async def _report(self) -> None:
+        """Send the kiosk's telemetry (a dropped connection skips it: the next one is sent on reconnect)."""
+        o = self.options
+        camera, microphone = device_health(
+            o.media, self._source, self._failures, (o.video_device, o.audio_device)
+        )
+        self._video_help_is(camera.working and microphone.working, camera.detail or microphone.detail)
+        telemetry = Telemetry(
+            camera=camera,
+            microphone=microphone,
+            network=network_info(),
+            app_version=APP_VERSION,
+            uptime_s=round(time.monotonic() - self._started, 1),
+            cpu_pct=self._cpu.sample(),
+            faults=read_faults(o.faults_file),
+        )
+        with contextlib.suppress(SignalingError, ConnectionError):
+            await self.signaling.send(telemetry)
+
+    async def _report_every(self) -> None:
+        while True:
+            welcome = self.signaling.welcome
+            every = welcome.telemetry_s if welcome is not None and welcome.telemetry_s else TELEMETRY_S
+            await asyncio.sleep(max(0.1, every))  # a periodic timer, not synchronisation
+            try:
+                await self._recheck_devices()
+                await self._report()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the next round tries again; telemetry must not stop for good
+                log.exception("device check or telemetry failed")
+
+    def _video_help_is(self, available: bool, why: str) -> None:
+        if available != self.video_help and (self.video_help is not None or not available):
+            self.events.write("video_help", available=available, reason="" if available else why)
+        self.video_help = available
 
     async def _handle(self, message: ServerMessage) -> bool:
         """Act on one server message; True when this run is over."""
@@ -244,8 +340,10 @@ class KioskRunner:
     async def _report_while_flowing(self, call_id: str, peer: KioskPeer) -> None:
         """Tell the server every few seconds that the media flows, until it stops: while it does, a call
         whose agent lost the server is kept (the two still talk peer to peer)."""
+        collector = peer.stats_collector()
         while not peer.lost.is_set():
             await self._report_media(call_id, flowing=True)
+            await self._report_stats(call_id, collector)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(MEDIA_REPORT_S):
                     await peer.lost.wait()
@@ -253,6 +351,18 @@ class KioskRunner:
     async def _report_media(self, call_id: str, *, flowing: bool) -> None:
         with contextlib.suppress(SignalingError, ConnectionError):  # reconnecting: the next report will do
             await self.signaling.send(MediaStatus(call_id=call_id, flowing=flowing))
+
+    async def _report_stats(self, call_id: str, collector: CallStatsCollector) -> None:
+        """The call's quality over the last interval (none the first time: no interval has passed)."""
+        try:
+            stats = await collector.sample()
+        except (AttributeError, KeyError, ValueError) as exc:  # aiortc's stats of a closing connection
+            log.debug("call %s: no stats this time (%r)", call_id, exc)
+            return
+        if stats is None:
+            return
+        with contextlib.suppress(SignalingError, ConnectionError):
+            await self.signaling.send(CallStats(call_id=call_id, stats=stats))
 
     async def _replace_peer(self, call_id: str, ice: tuple[list[IceServer], str]) -> KioskPeer:
         old, self.peer = self.peer, self._new_peer(ice, record=False)
@@ -310,6 +420,11 @@ class KioskRunner:
             self.peer = None
 
     async def close(self) -> None:
+        if self._reporter is not None:
+            self._reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reporter
+            self._reporter = None
         await self._end_peer()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)

@@ -1,6 +1,6 @@
 """Media building blocks for the kiosk peer: sources, consumers and recording."""
 
-from media.capture import MediaSource, SourceKind, open_media
+from media.capture import MediaSource, SourceKind, open_media, probe_device
 from media.errors import ConsumerStopped, DeviceUnavailable, MediaError, TrackEnded
 from media.latest import LatestFrameConsumer
 from media.recording import Recorder
@@ -25,6 +25,7 @@ __all__ = [
     "SyntheticVideoTrack",
     "TrackEnded",
     "open_media",
+    "probe_device",
     "read_frame_counter",
     "tone_level",
 ]

@@ -38,6 +38,16 @@ class MediaSource:
     def closed(self) -> bool:
         return self._closing is not None
 
+    @property
+    def live(self) -> tuple[bool, bool]:
+        """Whether the camera and the microphone still deliver (a device that failed or was unplugged
+        ends its track)."""
+        video, audio = self._sources
+        return (
+            not self.closed and video.readyState == "live",
+            not self.closed and audio.readyState == "live",
+        )
+
     def subscribe_video(self) -> MediaStreamTrack:
         """A new track that receives the newest camera frame (frames a slow reader misses are skipped)."""
         return self._subscribe(self._sources[0], buffered=False)
@@ -91,6 +101,16 @@ def open_media(
     if kind == "device":
         return _open_devices(video_device, audio_device, width=width, height=height, fps=fps)
     raise ValueError(f"unknown media source kind {kind!r}")
+
+
+def probe_device(kind: Literal["video", "audio"], device: str) -> None:
+    """Open the camera (``video``, V4L2) or microphone (``audio``, ALSA) and release it at once; raises
+    :class:`~media.errors.DeviceUnavailable` if it cannot be opened. Blocking: run it off the event loop."""
+    if kind == "video":
+        track = _open_player("video", device, "v4l2", {})
+    else:
+        track = _open_player("audio", device, "alsa", {})
+    _stop_all((track,))
 
 
 def _open_devices(video_device: str, audio_device: str, *, width: int, height: int, fps: int) -> MediaSource:

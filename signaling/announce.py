@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from signaling.delivery import Delivery
 from signaling.ice import IceConfig
@@ -39,6 +40,8 @@ class Announcer:
         self.delivery = delivery
         self.metrics = metrics
         self.ice = ice
+        self.on_ended: Callable[[str], Awaitable[None]] | None = None
+        """Told each ended call's id after its parties (the quality service's summary and alert)."""
 
     async def outcome(self, outcome: Outcome) -> None:
         for reservation in outcome.offers:
@@ -99,6 +102,8 @@ class Announcer:
             await self.agent_state(ended.agent, ended.agent_status)
         log.info("call %s %s (%s)", ended.call_id, ended.final_state, reason)
         await self.outcome(ended.outcome)
+        if self.on_ended is not None:
+            await self.on_ended(ended.call_id)
 
     async def agent_state(self, agent: str, status: AgentStatus | None = None) -> None:
         """Tell the agent's consoles their state: ``status`` as a script returned it, or read now."""

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 
 from signaling.errors import RoutingError
 from signaling.history_worker import HistoryChild, child_env
+from signaling.metrics_sources import probe_redis
 from signaling.routing.engine import now_ms
 from signaling.services import Services
 
@@ -105,6 +106,8 @@ def start_background(services: Services, group: set[asyncio.Task[None]]) -> None
         "queue-positions": _every(1.0, services.queue_watcher.tick, "queue positions"),
         "sweep": _every(1.0, lambda: sweep(services), "sweep"),
         "identities": _every(s.identity_check_interval_s, lambda: check_identities(services), "identities"),
+        "fleet": _every(min(2.0, s.kiosk_presence_ttl_s / 5), services.fleet.sweep, "fleet"),
+        "redis-probe": _every(s.redis_probe_interval_s, lambda: probe_redis(services), "redis probe"),
         "audit": services.audit.watch_head(),  # publishes the audit head; prunes past retention daily
     }
     if s.history == "in_process":

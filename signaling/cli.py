@@ -15,6 +15,7 @@ from signaling.audit_cli import add_audit_parser, run_audit
 from signaling.errors import CliError
 from signaling.identity_cli import add_identity_parsers
 from signaling.queues import QueueConfigError, QueueSet, default_queues, load_queues
+from signaling.report_cli import add_report_parser
 from signaling.settings import DEFAULT_DISPOSITIONS, DEFAULT_TOPICS, Settings, env_defaults
 
 EXIT_USAGE = 2
@@ -207,11 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--until-stdin-closes", action="store_true", help=argparse.SUPPRESS)
     _add_privacy_args(history)
     add_audit_parser(sub, _add_store_args)
+    add_report_parser(sub, _add_store_args)
 
     users = sub.add_parser("users", help="staff accounts").add_subparsers(dest="action", required=True)
     add = users.add_parser("add", help="create a staff account; the password is read from stdin")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=("agent", "supervisor", "admin"))
+    add.add_argument("--role", required=True, choices=("agent", "supervisor", "admin", "it"))
     add.add_argument(
         "--skills", type=_skills, default=tuple((t, 3) for t in DEFAULT_TOPICS), help="e.g. cash:5,cards:3"
     )
@@ -239,6 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--kiosk-id", required=True)
     run.add_argument("--secret-file", type=Path, required=True)
     run.add_argument("--media", choices=("synthetic", "device"), default="synthetic")
+    run.add_argument("--video-device", default="/dev/video0", help="the camera, with --media device (V4L2)")
+    run.add_argument("--audio-device", default="default", help="the microphone, with --media device (ALSA)")
+    run.add_argument(
+        "--faults-file",
+        type=Path,
+        metavar="FILE",
+        help="where the host application writes its current faults, one a line (reported to IT)",
+    )
     run.add_argument("--request-help", metavar="TOPIC")
     run.add_argument("--language", default="en")
     run.add_argument(
@@ -365,6 +375,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(run_history(settings, until_stdin_closes=args.until_stdin_closes))
     if args.command == "audit":
         return run_audit(settings_from(args), args)
+    if args.command == "report":
+        from signaling.report_cli import run_report
+
+        return run_report(settings_from(args), args)
     if args.command == "kiosk":
         from kiosk_client.cli import run_kiosk
 

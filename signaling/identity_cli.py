@@ -17,7 +17,7 @@ def add_identity_parsers(
     parsers.append(listing)
     role = users.add_parser("set-role", help="give an account another role (its sessions end)")
     role.add_argument("name")
-    role.add_argument("role", choices=("agent", "supervisor", "admin"))
+    role.add_argument("role", choices=("agent", "supervisor", "admin", "it"))
     parsers.append(role)
     for action, text in (("disable", "disable an account and end its sessions"), ("enable", "enable it")):
         parser = users.add_parser(action, help=text)

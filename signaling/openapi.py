@@ -152,8 +152,14 @@ def _named_tuple_as_object(title: str, fields: tuple[str, ...], schema: dict[str
 def components() -> dict[str, Any]:
     """Every schema the document refers to, generated from the types above and the code's own types."""
     from signaling.openapi_admin import ADMIN_TYPES  # it builds on this module's helpers
+    from signaling.openapi_dashboard import DASHBOARD_TYPES
+    from signaling.openapi_fleet import FLEET_TYPES
+    from signaling.openapi_quality import QUALITY_TYPES
+    from signaling.openapi_service_level import SERVICE_LEVEL_TYPES
 
-    _, schemas = msgspec.json.schema_components(DOCUMENTED_TYPES + ADMIN_TYPES, ref_template=REF)
+    types = DOCUMENTED_TYPES + ADMIN_TYPES + SERVICE_LEVEL_TYPES + FLEET_TYPES + QUALITY_TYPES
+    types += DASHBOARD_TYPES
+    _, schemas = msgspec.json.schema_components(types, ref_template=REF)
     # call_detail sends each event as an object of the tuple's fields, its time as ISO 8601 text
     event = schemas.pop("CallEventRecord")
     schemas["CallEvent"] = _named_tuple_as_object("CallEvent", CallEventRecord._fields, event)
@@ -382,7 +388,7 @@ def _supervisor_paths() -> dict[str, Any]:
         "Per queue: calls waiting, the oldest wait, and its staffed agents by state",
         {200: _json("QueueBoard", "every configured queue"), 401: NO_SESSION, 403: NOT_YOUR_ROLE},
         tags=["supervisor"],
-        **_staff_only("agent, supervisor, admin"),
+        **_staff_only("agent, supervisor, admin, it"),
     )
     force = _operation(
         "forceAgentState",
@@ -432,6 +438,10 @@ def _version() -> str:
 def build_document() -> dict[str, Any]:
     """The OpenAPI document, as JSON-ready data (the caller's own copy)."""
     from signaling.openapi_admin import identity_paths
+    from signaling.openapi_dashboard import dashboard_paths
+    from signaling.openapi_fleet import fleet_paths
+    from signaling.openapi_quality import quality_paths
+    from signaling.openapi_service_level import service_level_paths
 
     document = {
         "openapi": "3.1.0",
@@ -448,6 +458,10 @@ def build_document() -> dict[str, Any]:
             **_history_paths(),
             **_supervisor_paths(),
             **identity_paths(),
+            **fleet_paths(),
+            **quality_paths(),
+            **service_level_paths(),
+            **dashboard_paths(),
         },
         "components": {
             "schemas": components(),

@@ -51,6 +51,8 @@ class ErrorCode(enum.StrEnum):
     ALREADY_CONNECTED = "already_connected"
     RATE_LIMITED = "rate_limited"
     ACCOUNT_LOCKED = "account_locked"
+    KIOSK_DEGRADED = "kiosk_degraded"
+    """The kiosk's own telemetry says its camera or microphone does not work: no video help until fixed."""
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -169,12 +171,102 @@ class Heartbeat(_Msg, tag="heartbeat"):
     pass
 
 
+class DeviceHealth(msgspec.Struct, forbid_unknown_fields=True):
+    """A capture device as the kiosk last checked it."""
+
+    present: bool
+    """The device is there (plugged in, its node exists)."""
+    working: bool
+    """It opened and delivers (for a kiosk in a call: its frames still flow)."""
+    detail: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    """Why it does not work, in words for IT (empty when it works)."""
+
+
+NetworkKind: TypeAlias = Literal["ethernet", "wifi", "cellular", "vpn", "other"]
+
+
+class NetworkInfo(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """The kiosk's network link, as far as the kiosk can tell (the interface of its default route)."""
+
+    kind: NetworkKind
+    interface: Annotated[str, msgspec.Meta(max_length=32)] = ""
+
+
+Fault = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+MAX_FAULTS = 16
+MAX_UPTIME_S = 10 * 365 * 24 * 3600
+
+
+class Telemetry(_Msg, tag="telemetry"):
+    """The kiosk's device health, sent when it connects and then every ``telemetry_s`` of its welcome (5 s;
+    it doubles as its heartbeat).
+    A kiosk whose camera or microphone does not work is shown degraded and offers no video help (its
+    ``help_request`` is refused with ``kiosk_degraded``) until a later report says they work."""
+
+    camera: DeviceHealth
+    microphone: DeviceHealth
+    network: NetworkInfo | None = None
+    """Omitted when the kiosk cannot tell."""
+    app_version: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    uptime_s: Annotated[float, msgspec.Meta(ge=0, le=MAX_UPTIME_S)] = 0.0
+    """How long the kiosk program has run."""
+    cpu_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    """The machine's CPU use over the last interval, all cores together (0-100)."""
+    faults: Annotated[list[Fault], msgspec.Meta(max_length=MAX_FAULTS)] = []
+    """Faults the kiosk's host machine reports (a jammed card reader, low cash…), as it words them."""
+
+
 class MediaStatus(_Msg, tag="media_status"):
     """The kiosk's report, every few seconds in a call, of whether media flows both ways (heartbeats on the
     ``control`` data channel arrive). While it does, a call whose agent lost the server is kept."""
 
     call_id: Id
     flowing: bool
+
+
+Ms = Annotated[float, msgspec.Meta(ge=0, le=60_000)]
+Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
+Fps = Annotated[float, msgspec.Meta(ge=0, le=240)]
+Kbps = Annotated[float, msgspec.Meta(ge=0, le=1_000_000)]
+Pixels = Annotated[int, msgspec.Meta(ge=0, le=16384)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+
+
+class QualityStats(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """One party's view of its call over the last interval (5 s); a figure it cannot measure is omitted.
+
+    Received media: ``fps``, ``bitrate_kbps``, ``width``/``height``, the loss figures (packets lost as a
+    percentage of those sent in the interval). ``rtt_ms`` is the selected candidate pair's (or RTCP's)."""
+
+    rtt_ms: Ms | None = None
+    jitter_ms: Ms | None = None
+    jitter_buffer_ms: Ms | None = None
+    audio_loss_pct: Percent | None = None
+    video_loss_pct: Percent | None = None
+    packets_lost: Count | None = None
+    """Packets lost since the call began (audio and video)."""
+    fps: Fps | None = None
+    bitrate_kbps: Kbps | None = None
+    width: Pixels | None = None
+    height: Pixels | None = None
+    fps_sent: Fps | None = None
+    bitrate_sent_kbps: Kbps | None = None
+    freezes: Count | None = None
+    """Video freezes since the call began (the browser's ``freezeCount``)."""
+    candidate_type: Literal["host", "srflx", "prflx", "relay"] | None = None
+    """The local candidate of the selected ICE pair."""
+    limitation: Literal["none", "cpu", "bandwidth", "other"] | None = None
+    """Why the sent video is held back (the browser's ``qualityLimitationReason``)."""
+    cpu_pct: Annotated[float, msgspec.Meta(ge=0, le=6400)] | None = None
+    """The sending program's own CPU use (100 = one core)."""
+
+
+class CallStats(_Msg, tag="call_stats"):
+    """Every 5 s during a call, from the kiosk and from the agent's console: how the call's media fares.
+    Only the call's own parties may send it, and only while the call is connected (``connecting``)."""
+
+    call_id: Id
+    stats: QualityStats
 
 
 # --------------------------------------------------------------------------------- agent → server
@@ -236,6 +328,9 @@ class Welcome(_Msg, tag="welcome"):
     resumed: bool = False
     """True: the session goes on; every message sent meanwhile follows, in order. False: a new session;
     whatever the client believed is replaced by the state this server tells it now."""
+    telemetry_s: float | None = None
+    """To a kiosk: send ``telemetry`` this often (seconds); a kiosk silent for three times as long is
+    shown offline."""
 
 
 class Queued(_Msg, tag="queued"):
@@ -338,7 +433,16 @@ class Error(_Msg, tag="error"):
 
 
 KioskInbound: TypeAlias = (
-    KioskHello | HelpRequest | Cancel | Heartbeat | MediaStatus | SessionDescription | Ice | Hangup
+    KioskHello
+    | HelpRequest
+    | Cancel
+    | Heartbeat
+    | Telemetry
+    | MediaStatus
+    | CallStats
+    | SessionDescription
+    | Ice
+    | Hangup
 )
 AgentInbound: TypeAlias = (
     SetState
@@ -350,6 +454,7 @@ AgentInbound: TypeAlias = (
     | WrapUp
     | ExtendWrapUp
     | Transfer
+    | CallStats
     | Heartbeat
 )
 ServerMessage: TypeAlias = (

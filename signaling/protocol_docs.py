@@ -57,6 +57,10 @@ its offer moves on at once.
 """
 
 
+SHARED: tuple[type[msgspec.Struct], ...] = (p.IceServer, p.IceCandidate, p.DeviceHealth, p.NetworkInfo)
+"""Objects that messages hold, each shown once as its JSON Schema."""
+
+
 def _type_name(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     if "$ref" in schema:
         return str(schema["$ref"]).rsplit("/", 1)[-1]
@@ -79,7 +83,12 @@ def _limits(schema: dict[str, Any]) -> str:
         "maxLength": "max length",
         "pattern": "pattern",
         "maxProperties": "max keys",
+        "maxItems": "max items",
+        "minimum": "min",
+        "maximum": "max",
     }
+    if "anyOf" in schema:  # an optional value: the limits of what it may be
+        return ", ".join(filter(None, (_limits(option) for option in schema["anyOf"])))
     return ", ".join(f"{label} {schema[key]}" for key, label in names.items() if key in schema)
 
 
@@ -102,7 +111,7 @@ def _message_section(kind: type[msgspec.Struct], defs: dict[str, Any]) -> list[s
 def render() -> str:
     all_types = [t for _, union in SECTIONS for t in get_args(union)]
     unique = list(dict.fromkeys(all_types))
-    kinds = [*unique, p.IceServer, p.IceCandidate]
+    kinds = [*unique, *SHARED]
     _, defs = msgspec.json.schema_components(kinds, ref_template="#/$defs/{name}")
     out = [INTRO]
     for title, union in SECTIONS:
@@ -110,7 +119,7 @@ def render() -> str:
         for kind in get_args(union):
             out += _message_section(kind, defs)
     out += ["## Shared objects", ""]
-    for kind in (p.IceServer, p.IceCandidate):
+    for kind in SHARED:
         out += [f"### {kind.__name__}", "", "```json", json.dumps(defs[kind.__name__], indent=2), "```", ""]
     out += ["## Enumerations", ""]
     for enum in ENUMS:

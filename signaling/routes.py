@@ -12,9 +12,13 @@ from signaling.auth import COOKIE_NAME
 from signaling.handlers import (
     admin_api,
     agent_socket,
+    dashboard_api,
+    fleet_api,
     health,
     history_api,
     kiosk_socket,
+    quality_api,
+    service_level_api,
     session_api,
     supervisor_api,
 )
@@ -41,6 +45,11 @@ async def admin_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(console_dir() / "admin.html", headers={"Cache-Control": "no-store"})
 
 
+ONE_CALL = "/api/calls/{call_id:(?!live$)[^{}/]+}"
+"""``/api/calls/<id>``, but not ``/api/calls/live`` (the live calls): ``DELETE /api/calls/live`` is refused
+as a method that path does not have, not taken for a call named ``live``."""
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
@@ -62,13 +71,20 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/admin/kiosks/{kiosk_id}/rotate", admin_api.kiosk_rotate)
     app.router.add_post("/api/admin/kiosks/{kiosk_id}/revoke", admin_api.kiosk_revoke)
     app.router.add_get("/api/calls", history_api.calls_index)
-    app.router.add_get("/api/calls/{call_id}", history_api.call_detail)
-    app.router.add_delete("/api/calls/{call_id}", supervisor_api.remove_call)
+    app.router.add_get("/api/calls/live", quality_api.live_calls)
+    app.router.add_get("/api/calls/{call_id}/timeline", quality_api.timeline)
+    app.router.add_get(ONE_CALL, history_api.call_detail)
+    app.router.add_delete(ONE_CALL, supervisor_api.remove_call)
     app.router.add_get("/api/queues", supervisor_api.queue_board)
+    app.router.add_get("/api/fleet", fleet_api.fleet)
+    app.router.add_get("/api/alerts", quality_api.alerts)
+    app.router.add_get("/api/service-level", service_level_api.service_level)
+    app.router.add_get("/api/dashboard/stream", dashboard_api.stream)
     app.router.add_post("/api/agents/{name}/state", supervisor_api.force_state)
     app.router.add_post("/api/agents/{name}/wrap-up/complete", supervisor_api.complete_wrap_up)
     app.router.add_get("/ws/kiosk", kiosk_socket.kiosk_socket)
     app.router.add_get("/ws/agent", agent_socket.agent_socket)
     app.router.add_get("/", console_index)
     app.router.add_get("/admin", admin_page)
+    app.router.add_get("/dashboard", dashboard_api.dashboard_page)
     app.router.add_static("/static/", console_dir(), append_version=True, name="static")

@@ -7,19 +7,24 @@ from dataclasses import dataclass
 from aiohttp import web
 from redis.asyncio import Redis
 
+from signaling.alerts import Alerts
 from signaling.announce import Announcer
 from signaling.audit import AuditLog
 from signaling.auth import Sessions
 from signaling.connections import ConnectionRegistry
+from signaling.dashboard import DashboardFeed
 from signaling.delivery import SESSION_ENDED, Delivery
+from signaling.fleet import Fleet
 from signaling.history_writer import HistoryWriter
 from signaling.ice import IceConfig
 from signaling.identity_watch import IdentityWatch
 from signaling.login_throttle import LoginThrottle
 from signaling.metrics import Metrics
+from signaling.quality import CallQuality
 from signaling.queue_updates import QueueWatcher
 from signaling.routing.engine import RoutingEngine
 from signaling.routing.keys import Keys, agent_address
+from signaling.service_level import ServiceLevels
 from signaling.settings import Settings
 from signaling.store import Database
 from signaling.store.minimise import ContextPolicy
@@ -44,6 +49,16 @@ class Services:
     login_throttle: LoginThrottle
     identity_watch: IdentityWatch
     """The identities behind this process's open sockets (re-checked periodically)."""
+    alerts: Alerts
+    """Open alerts for IT: ``raise_(key, kind, severity, message, call_id=, kiosk_id=)``, ``clear(key)``."""
+    quality: CallQuality
+    """Call quality: the parties' ``call_stats``, live calls, alerts, a call's timeline."""
+    fleet: Fleet
+    """Every enrolled kiosk with its live health: ``await services.fleet.kiosks()``."""
+    service_level: ServiceLevels
+    """Share of calls answered within a target: ``await services.service_level.current(window_s)``."""
+    dashboard: DashboardFeed
+    """The dashboard's live snapshot, shared by its streams: ``await services.dashboard.event()``."""
     redis_url: str = ""
     """The Redis the server uses (the embedded one's too), for the processes it starts."""
     draining: bool = False
@@ -71,6 +86,17 @@ class Services:
             await delivery.send_raw(agent_address(username), SESSION_ENDED + digest)
 
         sessions.on_signed_out = signed_out
+        alerts = Alerts(redis, keys, db, metrics)
+        quality = CallQuality(redis, keys, db, engine, alerts, metrics, settings)
+        announcer = Announcer(
+            engine,
+            delivery,
+            metrics,
+            IceConfig(settings.ice_servers, settings.turn_secret, policy=settings.ice_transport_policy),
+        )
+        announcer.on_ended = quality.call_ended
+        fleet = Fleet(redis, keys, db, alerts, metrics, silent_after_s=settings.kiosk_presence_ttl_s)
+        service_level = ServiceLevels(db, settings.service_level_target_s)
         return cls(
             settings=settings,
             redis=redis,
@@ -81,17 +107,17 @@ class Services:
             delivery=delivery,
             sessions=sessions,
             metrics=metrics,
-            announcer=Announcer(
-                engine,
-                delivery,
-                metrics,
-                IceConfig(settings.ice_servers, settings.turn_secret, policy=settings.ice_transport_policy),
-            ),
+            announcer=announcer,
             queue_watcher=QueueWatcher(engine, delivery, settings.average_handle_s),
             history=HistoryWriter(redis, keys, db, context=ContextPolicy.from_settings(settings)),
             connections=ConnectionRegistry(),
             login_throttle=LoginThrottle(redis, keys, settings),
             identity_watch=IdentityWatch(),
+            service_level=service_level,
+            dashboard=DashboardFeed(engine, settings, fleet, quality, alerts, service_level),
+            alerts=alerts,
+            quality=quality,
+            fleet=fleet,
             audit=AuditLog(
                 db,
                 redis,

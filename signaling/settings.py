@@ -33,6 +33,17 @@ class Settings:
     media_report_fresh_s: float = 15.0
     """A kiosk's report that its call's media flows holds this long (it reports every 5 s); meanwhile an
     agent whose connection dropped stays in the call after the reconnect grace."""
+    quality_poor_mos: float = 3.1
+    """A call stats sample whose audio MOS is below this is poor (see media/quality.py)."""
+    quality_poor_video: float = 2.5
+    """A sample whose video score (1-5) is below this is poor."""
+    quality_poor_samples: int = 3
+    """A call raises an alert once this many consecutive samples of one party are poor (at 5 s each: 15 s);
+    the alert clears when that party's samples are good again, or the call ends."""
+    quality_samples_kept: int = 240
+    """Recent stats samples kept per live call (both parties, every 5 s: the last 10 minutes)."""
+    quality_keep_s: float = 900.0
+    """A call's samples stay this long after its last one (the timeline shows them after the call ends)."""
     kiosk_presence_ttl_s: float = 15.0
     agent_presence_ttl_s: float = 15.0
     session_ttl_s: float = 12 * 3600.0
@@ -91,6 +102,11 @@ class Settings:
     ``none``: history keeps none of it; agents still see it live when their console rings."""
     store_context_keys: tuple[str, ...] = ()
     """With ``store_context="all"``, a non-empty allow-list: only these keys' values are kept."""
+
+    service_level_target_s: float = 20.0
+    """Service level: the share of calls answered within this many seconds (signaling/service_level.py)."""
+    redis_probe_interval_s: float = 5.0
+    """How often each server times a Redis PING for ``kiosk_assist_redis_latency_seconds``."""
 
     @property
     def tls(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from hypothesis import strategies as st
 
@@ -29,6 +29,50 @@ sdp = st.builds(
 ice = st.builds(p.Ice, call_id=ids, candidate=candidates)
 hangup = st.builds(p.Hangup, call_id=ids)
 heartbeat = st.just(p.Heartbeat())
+devices = st.builds(
+    p.DeviceHealth, present=st.booleans(), working=st.booleans(), detail=st.text(max_size=200)
+)
+telemetry = st.builds(
+    p.Telemetry,
+    camera=devices,
+    microphone=devices,
+    network=st.none()
+    | st.builds(p.NetworkInfo, kind=st.sampled_from(get_args(p.NetworkKind)), interface=st.text(max_size=32)),
+    app_version=st.text(max_size=64),
+    uptime_s=st.floats(0, p.MAX_UPTIME_S),
+    cpu_pct=st.none() | st.floats(0, 100),
+    faults=st.lists(st.text(min_size=1, max_size=200), max_size=p.MAX_FAULTS),
+)
+
+ms = st.none() | st.floats(0, 60_000)
+percent = st.none() | st.floats(0, 100)
+fps = st.none() | st.floats(0, 240)
+kbps = st.none() | st.floats(0, 1_000_000)
+pixels = st.none() | st.integers(0, 16384)
+count = st.none() | st.integers(0, 2**53)
+call_stats = st.builds(
+    p.CallStats,
+    call_id=ids,
+    stats=st.builds(
+        p.QualityStats,
+        rtt_ms=ms,
+        jitter_ms=ms,
+        jitter_buffer_ms=ms,
+        audio_loss_pct=percent,
+        video_loss_pct=percent,
+        packets_lost=count,
+        fps=fps,
+        bitrate_kbps=kbps,
+        width=pixels,
+        height=pixels,
+        fps_sent=fps,
+        bitrate_sent_kbps=kbps,
+        freezes=count,
+        candidate_type=st.none() | st.sampled_from(["host", "srflx", "prflx", "relay"]),
+        limitation=st.none() | st.sampled_from(["none", "cpu", "bandwidth", "other"]),
+        cpu_pct=st.none() | st.floats(0, 6400),
+    ),
+)
 
 KIOSK_MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
     p.KioskHello: st.builds(
@@ -47,7 +91,9 @@ KIOSK_MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
     ),
     p.Cancel: st.builds(p.Cancel, call_id=ids),
     p.Heartbeat: heartbeat,
+    p.Telemetry: telemetry,
     p.MediaStatus: st.builds(p.MediaStatus, call_id=ids, flowing=st.booleans()),
+    p.CallStats: call_stats,
     p.SessionDescription: sdp,
     p.Ice: ice,
     p.Hangup: hangup,
@@ -72,6 +118,7 @@ AGENT_MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
         notes=text,
     ),
     p.Heartbeat: heartbeat,
+    p.CallStats: call_stats,
 }
 """One strategy per member of ``AgentInbound``."""
 

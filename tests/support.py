@@ -67,11 +67,12 @@ async def redis_snapshot(server: RunningServer) -> dict[bytes, bytes]:
     """Every key of the server's prefix, DUMPed (streams left out: the history log only grows); two equal
     snapshots mean a message changed nothing."""
     redis = server.services.redis
-    # failed sign-in counts are the one record a refused request leaves (login throttling)
+    # failed sign-in counts are the one record a refused request leaves (login throttling); a kiosk's
+    # fleet entry holds when it was last heard from, which any heartbeat moves on
     keys = sorted(
         k
         for k in await redis.keys(f"{server.services.keys.prefix}:*")
-        if not k.endswith(b":events") and b":login_failures:" not in k
+        if not k.endswith(b":events") and b":login_failures:" not in k and b":fleet:" not in k
     )
     return {k: await redis.dump(k) or b"" for k in keys if await redis.type(k) != b"stream"}
 

@@ -52,7 +52,7 @@ Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
 class NewUser(msgspec.Struct, forbid_unknown_fields=True):
     username: Name
     password: Password
-    role: Annotated[str, msgspec.Meta(pattern="^(agent|supervisor|admin)$")]
+    role: Annotated[str, msgspec.Meta(pattern="^(agent|supervisor|admin|it)$")]
     display_name: Annotated[str, msgspec.Meta(max_length=128)] = ""
     skills: Annotated[list[Tag], msgspec.Meta(max_length=32)] = msgspec.field(default_factory=list)
     languages: Annotated[list[Tag], msgspec.Meta(max_length=16)] = msgspec.field(
@@ -61,7 +61,7 @@ class NewUser(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class NewRole(msgspec.Struct, forbid_unknown_fields=True):
-    role: Annotated[str, msgspec.Meta(pattern="^(agent|supervisor|admin)$")]
+    role: Annotated[str, msgspec.Meta(pattern="^(agent|supervisor|admin|it)$")]
 
 
 class NewPassword(msgspec.Struct, forbid_unknown_fields=True):

@@ -24,6 +24,7 @@ from signaling.protocol import (
     AgentJoined,
     AgentState,
     CallAccepted,
+    CallStats,
     Decline,
     ErrorCode,
     ExtendWrapUp,
@@ -45,12 +46,14 @@ from signaling.store import get_user
 log = logging.getLogger(__name__)
 
 SESSION_RECHECK_S = 2.0
+CALL_TAKERS = ("agent", "supervisor", "admin")
+"""The roles whose consoles may open the agent socket (and so be offered calls)."""
 
 
 async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     services = request.app[SERVICES]
     check_origin(request, services.settings.allowed_origins)
-    staff = await require_session(request)
+    staff = await require_session(request, CALL_TAKERS)  # IT staff (role ``it``) take no calls
     user = await get_user(services.db, staff.username)
     if user is None or user.disabled:
         raise web.HTTPUnauthorized(text="account not found")
@@ -180,6 +183,8 @@ class AgentSession(PartySession[AgentInbound]):
             await self.s.announcer.agent_state(self.username, status)
         elif isinstance(msg, Transfer):
             await self.transfer(msg)
+        elif isinstance(msg, CallStats):
+            await self.s.quality.report("agent", self.username, msg)
         # Heartbeat: nothing to do; the socket being alive is what counts
 
     async def signed_in(self, msg: AgentInbound) -> bool:

@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
+from signaling import metrics_sources
 from signaling.services import SERVICES
 
 PROBE_TIMEOUT_S = 2.0
@@ -43,8 +44,6 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    depths = await services.engine.queue_depths(services.settings.topics)
-    for topic, depth in depths.items():
-        services.metrics.queue_depth.labels(topic).set(depth)
+    await metrics_sources.refresh(services)  # the fleet-wide gauges, read from Redis now
     body = services.metrics.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

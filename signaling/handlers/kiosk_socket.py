@@ -16,6 +16,7 @@ from signaling.identities import end_kiosk_call
 from signaling.outbox import Resumption
 from signaling.protocol import (
     PROTOCOL_VERSION,
+    CallStats,
     Cancel,
     Error,
     ErrorCode,
@@ -29,6 +30,7 @@ from signaling.protocol import (
     ProtocolError,
     Queued,
     SessionDescription,
+    Telemetry,
     Transferring,
     Welcome,
     decode_kiosk,
@@ -127,10 +129,15 @@ class KioskSession(PartySession[KioskInbound]):
         await end_kiosk_call(self.s, self.kiosk_id, self.conn.revoked)
         await self._leave()
 
+    async def _leave(self) -> None:
+        await super()._leave()
+        await self.s.fleet.signed_off(self.kiosk_id)  # the fleet shows it offline at once, with no alert
+
     async def greet(self, session: Resumption) -> None:
         s = self.s
         expiry = now_ms() + int(s.settings.kiosk_presence_ttl_s * 1000)
         await s.engine.kiosk_online(self.kiosk_id, self.location, self.conn.conn_id, expiry)
+        await s.fleet.seen(self.kiosk_id)
         live = await self._live_call()
         await self.conn.send(
             Welcome(
@@ -142,6 +149,7 @@ class KioskSession(PartySession[KioskInbound]):
                 resume_token=session.token,
                 last_seq=session.seq,
                 resumed=session.resumed,
+                telemetry_s=telemetry_interval(s.settings.kiosk_presence_ttl_s),
             )
         )
         self.resumed(session)
@@ -169,10 +177,16 @@ class KioskSession(PartySession[KioskInbound]):
             await s.announcer.ended(ended, reason)
         elif isinstance(msg, SessionDescription | Ice):
             await relay_from_kiosk(s, self.kiosk_id, msg)
+        elif isinstance(msg, CallStats):
+            await s.quality.report("kiosk", self.kiosk_id, msg)
         elif isinstance(msg, MediaStatus):
-            await s.engine.media_status(msg.call_id, self.kiosk_id, msg.flowing)
+            setup_s = await s.engine.media_status(msg.call_id, self.kiosk_id, msg.flowing)
+            if setup_s is not None:
+                s.metrics.setup_seconds.observe(setup_s)
+        elif isinstance(msg, Telemetry):
+            await s.fleet.report(self.kiosk_id, msg, self.location)
         elif isinstance(msg, Heartbeat):
-            pass  # presence is refreshed for every live socket; heartbeats only keep NATs open
+            await s.fleet.seen(self.kiosk_id)  # routing's presence needs none: the fleet's "last seen"
         else:
             raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{type(msg).__name__} is not expected now")
 
@@ -192,6 +206,9 @@ class KioskSession(PartySession[KioskInbound]):
         s = self.s
         if msg.topic not in s.settings.queues:
             raise ProtocolError(ErrorCode.UNKNOWN_TOPIC, f"unknown topic {msg.topic!r}", "help_request")
+        fault = await s.fleet.video_refusal(self.kiosk_id)
+        if fault:
+            raise ProtocolError(ErrorCode.KIOSK_DEGRADED, degraded_message(fault), "help_request")
         queue = s.settings.queues[msg.topic]
         if not queue.is_open(datetime.now(UTC)):
             raise ProtocolError(ErrorCode.QUEUE_CLOSED, closed_message(queue), "help_request")
@@ -223,6 +240,15 @@ class KioskSession(PartySession[KioskInbound]):
 TRANSFERRING = '"type":"transferring"'
 FAULT_PRIORITY = 1
 """A kiosk reporting a device fault goes ahead of calls that waited up to one ageing period less."""
+
+
+def telemetry_interval(silent_after_s: float) -> float:
+    """How often kiosks report: three reports fit in the time after which a silent kiosk shows offline."""
+    return round(min(5.0, silent_after_s / 3), 3)
+
+
+def degraded_message(fault: str) -> str:
+    return f"Video help is not available at this kiosk right now: {fault}. Staff have been told."
 
 
 def closed_message(queue: QueueConfig) -> str:

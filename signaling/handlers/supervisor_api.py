@@ -1,4 +1,4 @@
-"""The queue board (all staff) and supervisor actions (supervisors and admins), as a JSON API.
+"""The queue board (all staff, IT included) and supervisor actions (supervisors and admins), as a JSON API.
 
 - ``GET /api/queues``: per queue, calls waiting, the oldest wait, and its staffed agents by state.
 - ``POST /api/agents/{name}/state`` ``{"state": "available"|"away"|"offline", "reason": ""}``: force an
@@ -22,7 +22,7 @@ from signaling.auth import StaffSession
 from signaling.handlers.audit_hooks import audit_request
 from signaling.handlers.session_api import read_json, require_session
 from signaling.protocol import ErrorCode, ProtocolError
-from signaling.routing.engine import now_ms
+from signaling.queue_board import queue_board as board_of_queues
 from signaling.services import SERVICES, Services
 from signaling.store.audit import AuditAction, Outcome
 
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 STAFF = ("agent", "supervisor", "admin")
 SUPERVISORS = ("supervisor", "admin")
+BOARD_READERS = (*STAFF, "it")
+"""The queue board is read-only monitoring: IT staff (role ``it``) read it too."""
 
 
 class ForceState(msgspec.Struct, forbid_unknown_fields=True):
@@ -38,28 +40,9 @@ class ForceState(msgspec.Struct, forbid_unknown_fields=True):
 
 
 async def queue_board(request: web.Request) -> web.Response:
-    await require_session(request, STAFF)
+    await require_session(request, BOARD_READERS)
     services = request.app[SERVICES]
-    boards = await services.engine.boards(services.settings.topics)
-    now = now_ms()
-    queues = []
-    for board in boards:
-        by_state: dict[str, int] = {}
-        for state in board.agents.values():
-            by_state[state] = by_state.get(state, 0) + 1
-        queues.append(
-            {
-                "topic": board.topic,
-                "label": services.settings.queues[board.topic].label or board.topic,
-                "waiting": board.waiting,
-                "oldest_wait_s": None
-                if board.oldest_created_ms is None
-                else round((now - board.oldest_created_ms) / 1000, 1),
-                "agents_by_state": by_state,
-                "agents": [{"username": a, "state": s} for a, s in board.agents.items()],
-            }
-        )
-    return web.json_response({"queues": queues})
+    return web.json_response({"queues": await board_of_queues(services.engine, services.settings)})
 
 
 async def _supervisor(request: web.Request, action: AuditAction, target: str) -> StaffSession:

@@ -476,6 +476,14 @@ class RoutingEngine:
             for i, topic in enumerate(topics)
         ]
 
+    async def agents_by_state(self) -> dict[str, int]:
+        """How many signed-in agents (on any server) are in each state."""
+        states = await self._states(sorted(_s(a) for a in await self.redis.smembers(self.keys.agents)))
+        counts: dict[str, int] = {}
+        for state in states.values():
+            counts[state] = counts.get(state, 0) + 1
+        return counts
+
     async def _states(self, agents: Sequence[str]) -> dict[str, str]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for agent in agents:
@@ -546,8 +554,9 @@ class RoutingEngine:
         res = await self._run("left", kind, party, conn_id, int(grace_s * 1000))
         return _s(res[0]) == "ok"
 
-    async def media_status(self, call_id: str, kiosk_id: str, flowing: bool) -> None:
-        """The kiosk says whether its call's media flows; a report holds for ``media_report_fresh_s``."""
+    async def media_status(self, call_id: str, kiosk_id: str, flowing: bool) -> float | None:
+        """The kiosk says whether its call's media flows; a report holds for ``media_report_fresh_s``.
+        Returns the call's setup time in seconds (accept to media flowing) on its first flowing report."""
         res = await self._run("media", call_id, kiosk_id, "1" if flowing else "0", self.media_fresh_ms)
         status = _s(res[0])
         if status == "unknown_call":
@@ -556,6 +565,8 @@ class RoutingEngine:
             raise RoutingError(
                 ErrorCode.WRONG_STATE, f"call {call_id} is {_s(res[1])}; it has no media", "media_status"
             )
+        setup_ms = _s(res[1]) if len(res) > 1 else ""
+        return int(setup_ms) / 1000 if setup_ms else None
 
     async def sweep(self, topics: Sequence[str]) -> Outcome:
         """Match again wherever calls wait while agents are available (decline cooldowns, lost matches)."""

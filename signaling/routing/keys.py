@@ -46,6 +46,29 @@ class Keys:
         """The audit log's newest entry as last published (``<seq>:<hash>``), to detect a cut tail."""
         return f"{self.prefix}:audit:head"
 
+    @property
+    def alerts(self) -> str:
+        """The open alerts: a hash of alert key -> the alert as JSON."""
+        return f"{self.prefix}:alerts"
+
+    @property
+    def quality_live(self) -> str:
+        """Calls reporting stats: a sorted set of call id -> the time of its latest sample (ms)."""
+        return f"{self.prefix}:quality_live"
+
+    def call_quality(self, call_id: str) -> str:
+        """A live call's recent quality samples (a bounded list, newest last)."""
+        return f"{self.prefix}:quality:{call_id}"
+
+    def call_quality_poor(self, call_id: str) -> str:
+        """How many of a live call's consecutive samples were poor (a hash: audio, video)."""
+        return f"{self.prefix}:quality_poor:{call_id}"
+
+    def fleet_kiosk(self, kiosk_id: str) -> str:
+        """A kiosk's live health (a hash: ``seen`` ms, ``telemetry`` JSON, ``video``: why it offers no video
+        help, empty when it does); see ``signaling/fleet.py``."""
+        return f"{self.prefix}:fleet:{kiosk_id}"
+
     def queue_config(self, topic: str) -> str:
         return f"{self.prefix}:queue_config:{topic}"
 

@@ -9,7 +9,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, MetaData, String, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Integer, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from signaling.store.columns import JSON_TYPE, UtcDateTime, utcnow
@@ -29,6 +29,8 @@ class Role(enum.StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    IT = "it"
+    """IT staff: read the dashboard, the kiosk fleet and the monitoring APIs; take no calls."""
 
 
 class Base(DeclarativeBase):
@@ -37,10 +39,10 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """A staff account (agent, supervisor or admin) that signs in to the console."""
+    """A staff account (agent, supervisor, admin or IT) that signs in to the console."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('agent', 'supervisor', 'admin')", name="role"),)
+    __table_args__ = (CheckConstraint("role IN ('agent', 'supervisor', 'admin', 'it')", name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -151,3 +153,41 @@ class AuditAnchor(Base):
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
+
+
+class AlertRow(Base):
+    """An alert raised for IT (a call whose quality stays poor, a kiosk offline…): kept when raised,
+    updated when cleared. The open ones live in Redis (see ``signaling/alerts.py``)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")
+    call_id: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    kiosk_id: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    raised_at: Mapped[datetime] = mapped_column(index=True)
+    cleared_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CallQualityRow(Base):
+    """A call's quality, aggregated from the stats samples its parties reported (stored when it ends).
+
+    ``call_id`` is not a foreign key: the call's row is written by the history writer, maybe later.
+    """
+
+    __tablename__ = "call_quality"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer)
+    mos_mean: Mapped[float | None] = mapped_column(Float, default=None)
+    mos_min: Mapped[float | None] = mapped_column(Float, default=None)
+    video_mean: Mapped[float | None] = mapped_column(Float, default=None)
+    video_min: Mapped[float | None] = mapped_column(Float, default=None)
+    rtt_mean_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    loss_max_pct: Mapped[float | None] = mapped_column(Float, default=None)
+    candidate_types: Mapped[list[str]] = mapped_column(default=list)
+    first_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -23,10 +23,11 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from av import VideoFrame
-from playwright.async_api import async_playwright
+from playwright.async_api import Page, async_playwright
 
 from bench.browser import CHROMIUM, CHROMIUM_ARGS
 from media import LatestFrameConsumer, SyntheticVideoTrack, read_frame_counter
+from tests.support import wait_until
 from tests.turn_server import TurnAuth, TurnServer
 
 pytestmark = pytest.mark.timeout(30)
@@ -62,10 +63,13 @@ BROWSER_STATS = """async () => {
   });
   return seen;
 }"""
-# frames decoded, and the transport's selected pair reported (Chromium may report it a moment later)
-BROWSER_DECODED = (
-    f"async (n) => ({BROWSER_STATS})().then((seen) => seen.framesDecoded >= n && seen.local !== null)"
-)
+
+
+async def _decoded_through_a_pair(page: Page, frames: int) -> dict[str, Any] | None:
+    """Chromium's stats once it decoded ``frames`` and reports its selected candidate pair (which may come
+    a moment after the first frames), else None."""
+    seen: dict[str, Any] = await page.evaluate(BROWSER_STATS)
+    return seen if seen["framesDecoded"] >= frames and seen["local"] is not None else None
 
 
 @dataclass
@@ -232,8 +236,7 @@ async def test_chromium_relay_only_receives_the_kiosk_video_through_the_turn_ser
             async with asyncio.timeout(CONNECT_S):
                 await kiosk.setLocalDescription(await kiosk.createAnswer())
             await page.evaluate(BROWSER_ANSWER, kiosk.localDescription.sdp)
-            await page.wait_for_function(BROWSER_DECODED, arg=30, timeout=CONNECT_S * 1000)
-            seen = await page.evaluate(BROWSER_STATS)
+            seen = await wait_until(lambda: _decoded_through_a_pair(page, 30), CONNECT_S, "frames decoded")
         finally:
             async with asyncio.timeout(5):
                 await kiosk.close()

@@ -25,8 +25,10 @@ from signaling.connections import CLOSE_AUTH
 from signaling.protocol import (
     Accept,
     AgentInbound,
+    CallStats,
     Cancel,
     Decline,
+    DeviceHealth,
     Error,
     ErrorCode,
     ExtendWrapUp,
@@ -38,9 +40,11 @@ from signaling.protocol import (
     KioskHello,
     KioskInbound,
     MediaStatus,
+    QualityStats,
     SdpType,
     SessionDescription,
     SetState,
+    Telemetry,
     Transfer,
     WrapUp,
 )
@@ -71,13 +75,16 @@ AGENT_MESSAGES: dict[str, Build] = {
     "ice": lambda s: Ice(call_id=s.call_id, candidate=CANDIDATE),
     "hangup": lambda s: Hangup(call_id=s.call_id),
     "heartbeat": lambda s: Heartbeat(),
+    "call_stats": lambda s: CallStats(call_id=s.call_id, stats=QualityStats(rtt_ms=40.0, fps=30.0)),
 }
 KIOSK_MESSAGES: dict[str, Build] = {
     "hello": lambda s: KioskHello(kiosk_id=s.kiosk_id, secret=s.kiosk_secret),
     "help_request": lambda s: HelpRequest(topic=TOPIC),
     "cancel": lambda s: Cancel(call_id=s.call_id),
     "heartbeat": lambda s: Heartbeat(),
+    "telemetry": lambda s: Telemetry(camera=DeviceHealth(True, True), microphone=DeviceHealth(True, True)),
     "media_status": lambda s: MediaStatus(call_id=s.call_id, flowing=True),
+    "call_stats": lambda s: CallStats(call_id=s.call_id, stats=QualityStats(rtt_ms=40.0, fps=30.0)),
     "sdp": lambda s: SessionDescription(call_id=s.call_id, sdp_type=SdpType.OFFER, sdp=SDP),
     "ice": lambda s: Ice(call_id=s.call_id, candidate=CANDIDATE),
     "hangup": lambda s: Hangup(call_id=s.call_id),
@@ -191,7 +198,7 @@ def _cases() -> list[Case]:
     cases: list[Case] = []
     # agents (and supervisors, admins: they may open the agent socket) acting on alice's call
     for sender in ("other_agent", "other_queue_agent", "supervisor", "admin"):
-        for message in ("accept", "decline", "hangup", "sdp", "ice", "transfer"):
+        for message in ("accept", "decline", "hangup", "sdp", "ice", "transfer", "call_stats"):
             cases.append(Case(message, sender, ErrorCode.UNKNOWN_CALL))
         for message in ("wrap_up", "extend_wrap_up"):
             cases.append(Case(message, sender, ErrorCode.WRONG_STATE))
@@ -199,7 +206,7 @@ def _cases() -> list[Case]:
     for message in (*KIOSK_ONLY, "sdp"):
         cases.append(Case(message, "call_agent", ErrorCode.BAD_MESSAGE))
     # another kiosk signalling into the call, or saying hello as the call's kiosk on its own socket
-    for message in ("cancel", "hangup", "sdp", "ice", "media_status"):
+    for message in ("cancel", "hangup", "sdp", "ice", "media_status", "call_stats"):
         cases.append(Case(message, "other_kiosk", ErrorCode.UNKNOWN_CALL))
     cases.append(Case("hello", "other_kiosk", ErrorCode.BAD_MESSAGE))
     # the call's own kiosk sending what only agents send (an SDP answer)

@@ -32,12 +32,19 @@ server = authz.shared_server
 
 ANONYMOUS = "anonymous"
 STAFF = frozenset({"agent", "supervisor", "admin"})
+"""The roles that take calls (and read call history)."""
 SUPERVISORS = frozenset({"supervisor", "admin"})
 ADMINS = frozenset({"admin"})
-EVERYONE = STAFF | {ANONYMOUS}
+IT = "it"
+"""IT staff: they read what monitoring needs (the queue board, the fleet, the dashboard's APIs); they take no
+calls, act on no agent, call or account, and read no call history (it holds customers' context)."""
+MONITORS = SUPERVISORS | {IT}
+"""The roles that read the monitoring APIs (dashboard, fleet, live calls, alerts, service level)."""
+SIGNED_IN = STAFF | {IT}
+EVERYONE = SIGNED_IN | {ANONYMOUS}
 NO_SESSION = ("anonymous", "expired", "signed_out", "garbage")
 """Callers without a valid session: each must be treated as anonymous."""
-ROLES = ("agent", "supervisor", "admin", *NO_SESSION)
+ROLES = ("agent", "supervisor", "admin", IT, *NO_SESSION)
 
 Params = dict[str, str]
 
@@ -120,12 +127,18 @@ ENDPOINTS = [
     Endpoint("GET", "/openapi.json", EVERYONE),
     Endpoint("GET", "/", EVERYONE),
     Endpoint("POST", "/api/logout", EVERYONE, body=_empty),
-    Endpoint("GET", "/api/me", STAFF),
-    Endpoint("POST", "/api/logout-everywhere", STAFF, body=_empty),
+    Endpoint("GET", "/api/me", SIGNED_IN),
+    Endpoint("POST", "/api/logout-everywhere", SIGNED_IN, body=_empty),
     Endpoint("GET", "/api/calls", STAFF),
     Endpoint("GET", "/api/calls/{call_id}", STAFF, _call_in_history),
     Endpoint("DELETE", "/api/calls/{call_id}", SUPERVISORS, _live_call),
-    Endpoint("GET", "/api/queues", STAFF),
+    Endpoint("GET", "/api/queues", SIGNED_IN),
+    Endpoint("GET", "/api/fleet", MONITORS),
+    Endpoint("GET", "/api/service-level", MONITORS),
+    Endpoint("GET", "/api/dashboard/stream", MONITORS),
+    Endpoint("GET", "/api/calls/live", MONITORS),
+    Endpoint("GET", "/api/alerts", MONITORS),
+    Endpoint("GET", "/api/calls/{call_id}/timeline", MONITORS, _call_in_history),
     Endpoint("POST", "/api/agents/{name}/state", SUPERVISORS, _online_agent, lambda: {"state": "available"}),
     Endpoint("POST", "/api/agents/{name}/wrap-up/complete", SUPERVISORS, _agent_in_wrap_up, _empty),
     Endpoint("GET", "/api/admin/users", ADMINS),
@@ -151,9 +164,11 @@ ENDPOINTS = [
 ]
 """Every route but ``POST /api/login`` (signing in is what anonymous callers do; its refusals are tested
 with the sign-in) and the console's static files."""
-SPECIAL = {("GET", "/admin")}
+SPECIAL = {("GET", "/admin"), ("GET", "/dashboard")}
 """The administrators' page: served to administrators and to callers without a session (it offers
-sign-in), refused (403) to other roles; see ``test_the_admin_page_is_refused_to_other_roles``."""
+sign-in), refused (403) to other roles; see ``test_the_admin_page_is_refused_to_other_roles``. The
+dashboard's page likewise, for supervisors, administrators and IT
+(``test_the_dashboard_page_is_refused_to_agents``)."""
 
 
 # ------------------------------------------------------------------------------------------------ callers
@@ -166,9 +181,10 @@ class Caller:
 
 
 async def _caller(server: RunningServer, role: str, stack: AsyncExitStack) -> Caller:
-    if role in ("agent", "supervisor", "admin", "expired", "signed_out"):
+    if role in ("agent", "supervisor", "admin", IT, "expired", "signed_out"):
         name = unique(f"{role.replace('_', '')}-")
-        password = await server.add_agent(name, role=role if role in STAFF else "agent", skills=("other",))
+        account_role = role if role in SIGNED_IN else "agent"
+        password = await server.add_agent(name, role=account_role, skills=("other",))
         http = await login(server, name, password)
         stack.push_async_callback(http.close)
         caller = Caller(role, http, name)
@@ -277,7 +293,18 @@ async def test_the_admin_page_is_refused_to_other_roles(server: RunningServer, r
     async with AsyncExitStack() as stack:
         caller = await _caller(server, role, stack)
         async with caller.http.get(f"{server.url}/admin") as response:
-            if role in ("agent", "supervisor"):
+            if role in ("agent", "supervisor", IT):
+                assert (response.status, (await response.json())["code"]) == (403, "forbidden")
+            else:
+                assert response.status == 200
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_the_dashboard_page_is_refused_to_agents(server: RunningServer, role: str) -> None:
+    async with AsyncExitStack() as stack:
+        caller = await _caller(server, role, stack)
+        async with caller.http.get(f"{server.url}/dashboard") as response:
+            if role == "agent":
                 assert (response.status, (await response.json())["code"]) == (403, "forbidden")
             else:
                 assert response.status == 200

@@ -62,6 +62,7 @@ REFUSALS = {  # what a well-formed message may be refused with, depending on the
     p.ErrorCode.QUEUE_FULL,
     p.ErrorCode.AGENT_UNAVAILABLE,
     p.ErrorCode.FORBIDDEN,
+    p.ErrorCode.KIOSK_DEGRADED,  # a help request after telemetry that said a device is broken
 }
 
 

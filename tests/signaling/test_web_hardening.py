@@ -37,6 +37,7 @@ from tests.support import (
     login,
     redis_snapshot,
     running_server,
+    wait_until,
 )
 
 PASSWORD = "correct horse battery"
@@ -294,6 +295,11 @@ async def test_no_password_token_kiosk_secret_or_turn_credential_reaches_the_log
             await client.close()
     assert len(secrets_seen) >= 8
     assert all(secrets_seen)
+
+    async def signed_out_logged() -> bool:  # the access line is written just after the answer is sent
+        return any("POST /api/logout" in record.getMessage() for record in caplog.records)
+
+    await wait_until(signed_out_logged, what="the sign-out's access log line")
     logged = "\n".join(
         f"{record.getMessage()} {record.exc_text or ''} {record.__dict__}" for record in caplog.records
     )

@@ -17,7 +17,7 @@ from signaling.store import Database, migrate
 from tests.support import scratch_postgres_database
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-TABLES = ("call_events", "calls", "kiosks", "users", "audit_log", "audit_anchor")
+TABLES = ("call_events", "calls", "kiosks", "users", "audit_log", "audit_anchor", "alerts", "call_quality")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

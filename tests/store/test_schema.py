@@ -13,7 +13,10 @@ from signaling.store import Database, User, add_user, get_user, migrate
 from signaling.store.models import Base
 from signaling.store.schema import current_revision, head_revision
 
-TABLES = {"alembic_version", "users", "kiosks", "calls", "call_events", "audit_log", "audit_anchor"}
+TABLES = {
+    "alembic_version", "users", "kiosks", "calls", "call_events", "audit_log", "audit_anchor", "alerts",
+    "call_quality",
+}  # fmt: skip
 
 
 async def _tables(db: Database) -> set[str]:
@@ -27,7 +30,7 @@ async def test_migrate_creates_the_schema_and_records_the_head_revision(empty_da
         assert await current_revision(db.engine) is None
         await migrate(empty_database_url)
         assert await _tables(db) == TABLES
-        assert await current_revision(db.engine) == head_revision() == "0004"
+        assert await current_revision(db.engine) == head_revision() == "0006"
     finally:
         await db.close()
 

@@ -8,6 +8,7 @@ local c = redis.call('HMGET', ck, 'state', 'agent', 'kiosk_id', 'created_ms', 't
 if not c[1] or c[2] ~= name then return {'unknown_call'} end
 if c[1] ~= 'reserved' then return {'wrong_state', c[1]} end
 redis.call('HSET', ck, 'state', 'connecting', 'answered_ms', NOW)
+redis.call('HDEL', ck, 'media_ms')
 redis.call('ZREM', P .. ':reservations', call_id)
 redis.call('HSET', P .. ':agent:' .. name, 'state', 'in_call', 'call', call_id, 'misses', 0)
 local answered = P .. ':answered:' .. c[5]
