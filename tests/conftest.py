@@ -10,7 +10,7 @@ import pytest
 import redis as redis_sync
 
 from signaling.settings import Settings
-from tests.support import RunningServer, free_port, running_server, scratch_postgres_database
+from tests.support import RunningServer, forget_prefix, free_port, running_server, scratch_postgres_database
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/13"
 
@@ -50,13 +50,7 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
     """A key prefix of this test's own (so runs can share a Redis); its keys are deleted afterwards."""
     prefix = f"t{uuid.uuid4().hex[:10]}"
     yield prefix
-    client = redis_sync.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    forget_prefix(redis_url, prefix)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import aiohttp
 import pytest
+import redis as redis_sync
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -43,6 +44,17 @@ M = TypeVar("M")
 T = TypeVar("T")
 
 WAIT_S = 10.0
+
+
+def forget_prefix(redis_url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` (a test's own), so runs can share one Redis."""
+    client = redis_sync.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def free_port() -> int:

@@ -15,7 +15,7 @@ import msgspec
 from aiohttp import web
 
 from signaling.auth import COOKIE_NAME, StaffSession
-from signaling.handlers.audit_hooks import audit_request
+from signaling.handlers.audit_hooks import audit_staff, refuse_unless
 from signaling.handlers.session_api import read_json, require_session
 from signaling.identities import cut_off_kiosk, revoker
 from signaling.protocol import ErrorCode, ProtocolError
@@ -110,10 +110,8 @@ async def _admin(
 ) -> StaffSession:
     """The signed-in administrator; anyone else signed in is refused (403), and that is audited."""
     staff = staff or await require_session(request)
-    if staff.role not in ADMIN:
-        await _audit(request, staff, action, target, Outcome.DENIED, {"reason": "role"})
-        raise ProtocolError(ErrorCode.FORBIDDEN, "only administrators may manage accounts and kiosks")
-    return staff
+    refusal = "only administrators may manage accounts and kiosks"
+    return await refuse_unless(request, staff, ADMIN, (action, _target(target)), refusal)
 
 
 async def _audit(
@@ -124,12 +122,12 @@ async def _audit(
     outcome: Outcome = Outcome.OK,
     details: dict[str, Any] | None = None,
 ) -> None:
-    if _TARGET_RE.fullmatch(target) is None:  # names no account or kiosk: not worth keeping as given
-        target = "(invalid)"
-    await audit_request(
-        request, actor=staff.username, role=staff.role, action=action, target=target, outcome=outcome,
-        details=details,
-    )  # fmt: skip
+    await audit_staff(request, staff, action, _target(target), outcome, details)
+
+
+def _target(target: str) -> str:
+    """A target as recorded: one that names no account or kiosk is not worth keeping as given."""
+    return target if _TARGET_RE.fullmatch(target) is not None else "(invalid)"
 
 
 def _refused(exc: Exception) -> Exception:

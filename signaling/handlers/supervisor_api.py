@@ -19,7 +19,7 @@ import msgspec
 from aiohttp import web
 
 from signaling.auth import StaffSession
-from signaling.handlers.audit_hooks import audit_request
+from signaling.handlers.audit_hooks import audit_staff, refuse_unless
 from signaling.handlers.session_api import read_json, require_session
 from signaling.protocol import ErrorCode, ProtocolError
 from signaling.queue_board import queue_board as board_of_queues
@@ -48,25 +48,10 @@ async def queue_board(request: web.Request) -> web.Response:
 async def _supervisor(request: web.Request, action: AuditAction, target: str) -> StaffSession:
     """The signed-in supervisor or admin; anyone else signed in is refused, and that is audited."""
     staff = await require_session(request)
-    if staff.role not in SUPERVISORS:
-        await _audit(request, staff, action, target, Outcome.DENIED, {"reason": "role"})
-        raise ProtocolError(ErrorCode.FORBIDDEN, "your role may not do this")
-    return staff
+    return await refuse_unless(request, staff, SUPERVISORS, (action, target), "your role may not do this")
 
 
-async def _audit(
-    request: web.Request,
-    staff: StaffSession,
-    action: AuditAction,
-    target: str,
-    outcome: Outcome = Outcome.OK,
-    details: dict[str, Any] | None = None,
-) -> None:
-    # after the action: it stands even when its entry cannot be written (that failure is logged)
-    await audit_request(
-        request, actor=staff.username, role=staff.role, action=action, target=target, outcome=outcome,
-        details=details,
-    )  # fmt: skip
+_audit = audit_staff
 
 
 @asynccontextmanager

@@ -23,7 +23,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 import pytest_asyncio
-import redis as redis_sync
 from argon2 import PasswordHasher
 from yarl import URL
 
@@ -52,6 +51,7 @@ from tests.support import (
     RunningServer,
     connect_agent,
     connect_kiosk,
+    forget_prefix,
     free_port,
     running_server,
 )
@@ -92,13 +92,7 @@ async def shared_server(
         patch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
         async with running_server(settings) as server:
             yield server
-    client = redis_sync.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    forget_prefix(redis_url, prefix)
 
 
 RECORDS_OF_REFUSALS = (b":audit:", b":login_failures:")

@@ -16,7 +16,6 @@ import aiohttp
 import msgspec
 import pytest
 import pytest_asyncio
-import redis as redis_sync
 
 from kiosk_client.session import KioskOptions, KioskRunner
 from signaling.cli import build_parser
@@ -33,6 +32,7 @@ from tests.support import (
     RunningServer,
     cli_env,
     connect_kiosk,
+    forget_prefix,
     free_port,
     login,
     redis_snapshot,
@@ -60,13 +60,7 @@ async def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> As
     )
     async with running_server(settings) as running:
         yield running
-    client = redis_sync.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    forget_prefix(redis_url, prefix)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
