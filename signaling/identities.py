@@ -79,7 +79,11 @@ async def end_kiosk_call(services: Services, kiosk_id: str, reason: str) -> str 
 
 async def cut_off_kiosk(services: Services, kiosk_id: str, *, rotated: bool) -> str | None:
     """After the database change: close the kiosk's socket and end its live call (also when it is not
-    connected now, such as within its reconnect grace); the ended call's id, if any."""
+    connected now, such as within its reconnect grace); the ended call's id, if any.
+
+    The call is read first: closing the socket may end it on the way (the socket's own clean-up records
+    the same reason), and then it is still the call this action ended."""
+    live = await services.engine.kiosk_call(kiosk_id)
     await revoker(services).kiosk(kiosk_id, rotated=rotated)
     reason = KIOSK_ROTATED_REASON if rotated else KIOSK_REVOKED_REASON
-    return await end_kiosk_call(services, kiosk_id, reason)
+    return await end_kiosk_call(services, kiosk_id, reason) or live or None

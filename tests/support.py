@@ -80,11 +80,15 @@ async def redis_snapshot(server: RunningServer) -> dict[bytes, bytes]:
     snapshots mean a message changed nothing."""
     redis = server.services.redis
     # failed sign-in counts are the one record a refused request leaves (login throttling); a kiosk's
-    # fleet entry holds when it was last heard from, which any heartbeat moves on
+    # fleet entry holds when it was last heard from, which any heartbeat moves on; the audit log's published
+    # head is the server's own bookkeeping (written on its first round, whenever that falls)
     keys = sorted(
         k
         for k in await redis.keys(f"{server.services.keys.prefix}:*")
-        if not k.endswith(b":events") and b":login_failures:" not in k and b":fleet:" not in k
+        if not k.endswith(b":events")
+        and not k.endswith(b":audit:head")
+        and b":login_failures:" not in k
+        and b":fleet:" not in k
     )
     return {k: await redis.dump(k) or b"" for k in keys if await redis.type(k) != b"stream"}
 

@@ -259,6 +259,7 @@ async def test_no_password_token_kiosk_secret_or_turn_credential_reaches_the_log
         settings, ice_servers=("stun:127.0.0.1:3478", "turn:127.0.0.1:3478"), turn_secret=turn_secret
     )
     caplog.set_level(logging.WARNING, logger="aiosqlite")  # as the command line holds it (QUIET_LOGGERS)
+    caplog.set_level(logging.INFO, logger="aiohttp.access")  # the command line holds it at WARNING
     caplog.set_level(logging.DEBUG)  # everything else, at its most talkative
     assert "aiosqlite" in QUIET_LOGGERS
     async with running_server(changed) as server:
