@@ -157,10 +157,16 @@ class CallQuality:
     async def call_ended(self, call_id: str) -> None:
         """Clear the call's alert, store its summary, let its samples expire (soon, not at once: the
         timeline still shows them)."""
-        await self._alerts.clear(alert_key(call_id))
-        await self._redis.zrem(self._keys.quality_live, call_id)
-        await self._redis.delete(self._keys.call_quality_poor(call_id))
-        samples = await self.samples(call_id)
+        # one round trip for what every call's end needs (most calls have no alert open)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(self._keys.quality_live, call_id)
+            pipe.delete(self._keys.call_quality_poor(call_id))
+            pipe.lrange(self._keys.call_quality(call_id), 0, -1)
+            pipe.hexists(self._keys.alerts, alert_key(call_id))
+            _, _, raw, alerted = await pipe.execute()
+        if alerted:
+            await self._alerts.clear(alert_key(call_id))
+        samples = [json.loads(item) for item in raw]
         if not samples:
             return
         try:

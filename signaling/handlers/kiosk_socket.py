@@ -206,9 +206,6 @@ class KioskSession(PartySession[KioskInbound]):
         s = self.s
         if msg.topic not in s.settings.queues:
             raise ProtocolError(ErrorCode.UNKNOWN_TOPIC, f"unknown topic {msg.topic!r}", "help_request")
-        fault = await s.fleet.video_refusal(self.kiosk_id)
-        if fault:
-            raise ProtocolError(ErrorCode.KIOSK_DEGRADED, degraded_message(fault), "help_request")
         queue = s.settings.queues[msg.topic]
         if not queue.is_open(datetime.now(UTC)):
             raise ProtocolError(ErrorCode.QUEUE_CLOSED, closed_message(queue), "help_request")
@@ -227,6 +224,8 @@ class KioskSession(PartySession[KioskInbound]):
             )
         except ProtocolError as exc:
             exc.ref = "help_request"
+            if exc.code is ErrorCode.KIOSK_DEGRADED:  # the enqueue script read the kiosk's last telemetry
+                exc.message = degraded_message(exc.message)
             raise
         log.debug("kiosk %s asked for help on %s: call %s", self.kiosk_id, msg.topic, queued.call_id)
         # the script returned the place and the estimate's inputs: telling the kiosk reads nothing, and the

@@ -327,6 +327,8 @@ class RoutingEngine:
             raise RoutingError(
                 ErrorCode.QUEUE_FULL, "All our staff are busy and the queue is full. Please try again later."
             )
+        if status == "degraded":  # the message is the kiosk's own account of what is broken
+            raise RoutingError(ErrorCode.KIOSK_DEGRADED, _s(res[1]))
         return Enqueued(call_id, Outcome.parse(res[2], res[3]), int(res[4]), int(res[5]), int(res[6]))
 
     async def kiosk_call(self, kiosk_id: str) -> str | None:

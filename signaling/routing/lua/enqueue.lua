@@ -7,6 +7,7 @@
 --          agent), answered in the window, agents staffed}  (the last three for the kiosk's wait estimate)
 --          {'active_call', existing_call_id} when the kiosk already has a live call
 --          {'full', max_length} when the queue holds as many calls as it may
+--          {'degraded', why} when the kiosk's last telemetry says it offers no video help (P:fleet:<id>)
 local call_id, kiosk, topic, language = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local priority, context, location = tonumber(ARGV[7]), ARGV[8], ARGV[9]
 local timeout_ms, max_wait_ms, window_ms = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
@@ -14,6 +15,10 @@ local kk = P .. ':kiosk:' .. kiosk
 local existing = redis.call('HGET', kk, 'call')
 if existing and is_live(redis.call('HGET', P .. ':call:' .. existing, 'state')) then
   return {'active_call', existing}
+end
+local degraded = redis.call('HGET', P .. ':fleet:' .. kiosk, 'video')
+if degraded and degraded ~= '' then
+  return {'degraded', degraded}
 end
 local q = queue_config(topic)
 if q.max_length > 0 and redis.call('ZCARD', P .. ':queue:' .. topic) >= q.max_length then
