@@ -43,7 +43,7 @@ types:
 	$(BIN)/mypy
 
 pytest:
-	$(BIN)/python -m pytest --numprocesses=auto --maxprocesses=4
+	$(BIN)/python -m pytest --numprocesses=auto --maxprocesses=4 --dist loadgroup
 
 test: install-test lint types pytest
 

@@ -312,6 +312,7 @@ async def play(stage: Stage, run: Run, rng: random.Random, lap: Callable[[str], 
 
 
 @pytest.mark.postgres
+@pytest.mark.xdist_group("multi_process_load")  # not beside the stress test: each runs its own servers
 @pytest.mark.timeout(300)
 async def test_killed_servers_a_restarted_redis_and_cut_connections_lose_no_call_and_no_message(
     postgres_url: str, tmp_path: Path

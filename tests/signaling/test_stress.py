@@ -588,6 +588,7 @@ def summary(h: History, rec: Record, findings: Findings, timings: dict[str, floa
 
 
 @pytest.mark.postgres
+@pytest.mark.xdist_group("multi_process_load")  # not beside the chaos test: each runs its own servers
 @pytest.mark.timeout(300)
 async def test_three_processes_under_random_load_keep_every_routing_invariant(
     redis_url: str, redis_prefix: str, redis_env: dict[str, str], tmp_path: Path
