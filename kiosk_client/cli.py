@@ -9,6 +9,9 @@ import os
 import sys
 
 from kiosk_client.allocator import tune_allocator
+from kiosk_client.config import ConfigError, KioskConfig, merged
+from kiosk_client.host_api import HostApiError, HostApiOptions
+from kiosk_client.service import run_service
 from kiosk_client.session import KioskOptions, KioskRunner
 from kiosk_client.signaling_client import SignalingError
 from media import MediaError
@@ -30,30 +33,41 @@ def _context(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def options_from(args: argparse.Namespace) -> KioskOptions:
+def options_from(args: argparse.Namespace, config: KioskConfig | None = None) -> KioskOptions:
+    c = merged(args) if config is None else config
+    if c.server is None or c.kiosk_id is None or c.secret_file is None:
+        raise KioskCliError("give --server, --kiosk-id and --secret-file")  # merged() checked already
     try:
-        secret = args.secret_file.read_text().strip()
+        secret = c.secret_file.read_text().strip()
     except OSError as exc:
-        raise KioskCliError(f"cannot read the secret file {args.secret_file}: {exc.strerror}") from None
+        raise KioskCliError(f"cannot read the secret file {c.secret_file}: {exc.strerror}") from None
     if not secret:
-        raise KioskCliError(f"the secret file {args.secret_file} is empty")
+        raise KioskCliError(f"the secret file {c.secret_file} is empty")
     return KioskOptions(
-        server=args.server,
-        kiosk_id=args.kiosk_id,
+        server=c.server,
+        kiosk_id=c.kiosk_id,
         secret=secret,
-        media=args.media,
+        media=c.media,
         request_help=args.request_help,
-        language=args.language,
+        language=c.language,
         context=_context(args.context),
         record_to=args.record_to,
-        events=args.events,
+        events=c.events,
         say=tuple(args.say),
+        exit_after_call=not c.serve,
         show=None if args.headless else _print_line,
-        ca_file=args.ca_file,
-        video_device=args.video_device,
-        audio_device=args.audio_device,
-        faults_file=args.faults_file,
+        ca_file=c.ca_file,
+        video_device=c.devices.video,
+        audio_device=c.devices.audio,
+        faults_file=c.devices.faults_file,
     )
+
+
+def _host_api(config: KioskConfig) -> HostApiOptions | None:
+    h = config.host_api
+    if h.port is None:
+        return None
+    return HostApiOptions(h.host, h.port, h.auto_help_on_failure, h.fault_topic, config.language)
 
 
 def _print_line(text: str) -> None:
@@ -63,9 +77,10 @@ def _print_line(text: str) -> None:
 def run_kiosk(args: argparse.Namespace) -> int:
     tune_allocator(os.environ)  # before aiortc starts its threads (each would get an arena)
     try:
-        runner = KioskRunner(options_from(args))
-        ended = asyncio.run(runner.run())
-    except (KioskCliError, SignalingError, MediaError) as exc:
+        config = merged(args)
+        runner = KioskRunner(options_from(args, config))
+        ended = asyncio.run(run_service(runner, config.state_file, _host_api(config)))
+    except (KioskCliError, ConfigError, HostApiError, SignalingError, MediaError) as exc:
         print(f"kiosk-assist: {exc}", file=sys.stderr)
         return 1
     if runner.refusal is not None:

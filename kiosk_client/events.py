@@ -44,13 +44,20 @@ class EventLog:
     def __init__(self, path: Path | None, listener: Listener | None = None) -> None:
         self._path = path
         self._listener = listener
+        self._subscribers: list[Listener] = []
         self.events: list[dict[str, Any]] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        """Hand every later event to ``listener`` too (the host API's event stream)."""
+        self._subscribers.append(listener)
 
     def write(self, event: str, **fields: Any) -> None:
         record = {"event": event, "at": round(time.time(), 3), **fields}
         self.events.append(record)
         if self._listener is not None:
             self._listener(record)
+        for subscriber in self._subscribers:
+            subscriber(record)
         if self._path is not None:
             with self._path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record, separators=(",", ":")) + "\n")

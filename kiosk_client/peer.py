@@ -59,12 +59,15 @@ class KioskPeer:
         record_to: Path | None = None,
         on_chat: Callable[[str], None] | None = None,
         on_state: Callable[[str], None] | None = None,
+        on_control: Callable[[str | bytes], None] | None = None,
     ) -> None:
         self.pc = RTCPeerConnection(ice_configuration(ice_servers, policy))
         self._source = source
         self._record_to = record_to
         self._on_chat = on_chat or (lambda _text: None)
         self._on_state = on_state or (lambda _state: None)
+        self._on_control = on_control or (lambda _message: None)
+        """Every ``control`` message but heartbeats: the agent's actions (kiosk_client/control.py)."""
         self.chat: RTCDataChannel = self.pc.createDataChannel("chat")
         self.control: RTCDataChannel = self.pc.createDataChannel("control")
         self.chat_open = asyncio.Event()
@@ -101,6 +104,8 @@ class KioskPeer:
     def _control_message(self, message: str | bytes) -> None:
         self._heard_at = asyncio.get_running_loop().time()
         self.alive.set()
+        if message != HEARTBEAT:
+            self._on_control(message)
 
     async def _beat(self) -> None:
         loop = asyncio.get_running_loop()

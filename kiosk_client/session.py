@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from aiortc.mediastreams import MediaStreamTrack
+
 from kiosk_client.call_stats import CallStatsCollector
+from kiosk_client.control import CONSENT_POLICIES, AgentAction, AgentActions, ConsentName
 from kiosk_client.events import EventLog, describe
 from kiosk_client.peer import KioskPeer
 from kiosk_client.signaling_client import KioskSignaling, SignalingError, reconnect_delays
@@ -32,6 +35,7 @@ from signaling.protocol import (
     SdpType,
     ServerMessage,
     SessionDescription,
+    Survey,
     Telemetry,
     Transferring,
 )
@@ -76,6 +80,10 @@ class KioskOptions:
     """The microphone, with ``media="device"`` (ALSA)."""
     faults_file: Path | None = None
     """Where the kiosk's host application writes its current faults, one a line (see telemetry.py)."""
+    survey: tuple[int, str] | None = None
+    """Headless runs: the satisfaction survey (rating 1-5, comment) sent when the call ends."""
+    id_photo_consent: ConsentName = "refuse"
+    """Headless runs: the answer to an agent's request for an ID photo (a screen asks the customer)."""
 
 
 class KioskRunner:
@@ -104,6 +112,11 @@ class KioskRunner:
         self._reporter: asyncio.Task[None] | None = None
         self.video_help: bool | None = None
         """Whether this kiosk's own devices allow video help, as its last check found (None: not checked)."""
+        self.actions = AgentActions(self._camera, CONSENT_POLICIES[options.id_photo_consent])
+        """The agent's actions on this kiosk (show a message or document, ask for an ID photo): the hook
+        for the screen and the host API is ``actions.subscribe(callback)``; ``actions.consent`` asks
+        the customer before a photo is taken."""
+        self.actions.subscribe(self._action_received)
 
     def _show(self, record: dict[str, Any]) -> None:
         text = describe(record)
@@ -115,18 +128,16 @@ class KioskRunner:
         try:
             if self._source is None:
                 await self._open_source()
-            await self.signaling.connect()
-            self.events.write("signed_in", kiosk_id=self.options.kiosk_id)
+            welcome = await self.signaling.connect()
+            self.call_id = welcome.call_id  # a session resumed after a restart (state file) goes on
+            self.events.write(
+                "signed_in", kiosk_id=self.options.kiosk_id, resumed=welcome.resumed, call_id=welcome.call_id
+            )
             await self._report()  # before any help request: the server judges it by this report
             self._reporter = asyncio.create_task(self._report_every(), name="kiosk-telemetry")
-            if self.options.request_help:
-                await self.signaling.send(
-                    HelpRequest(
-                        topic=self.options.request_help,
-                        language=self.options.language,
-                        context=self.options.context,
-                    )
-                )
+            o = self.options
+            if o.request_help and self.call_id is None:
+                await self.request_help(o.request_help, o.language, o.context)
             while True:
                 async for message in self.signaling.messages():
                     if await self._handle(message):
@@ -268,6 +279,8 @@ class KioskRunner:
                 "ended", call_id=message.call_id, state=message.state.value, reason=message.reason
             )
             await self._end_peer()
+            if self.options.survey is not None:
+                await self.send_survey(*self.options.survey)
             return self.options.exit_after_call
         elif isinstance(message, Error):
             self.events.write("error", code=message.code.value, message=message.message, ref=message.ref)
@@ -296,6 +309,7 @@ class KioskRunner:
             record_to=self.options.record_to if record else None,
             on_chat=self._chat_received,
             on_state=self._peer_state,
+            on_control=lambda message: self.actions.receive(message, peer.control),
         )
         peer.chat.on("open", self._chat_opened)
         return peer
@@ -406,6 +420,28 @@ class KioskRunner:
             self.peer.send_chat(text)
             self.events.write("chat_sent", call_id=self.call_id, text=text)
 
+    def _camera(self) -> MediaStreamTrack:
+        assert self._source is not None
+        return self._source.subscribe_video()
+
+    def _action_received(self, action: AgentAction) -> None:
+        self.events.write("agent_action", call_id=self.call_id, action=action.__struct_config__.tag)
+
+    async def send_survey(self, rating: int, comment: str = "") -> None:
+        """The customer's rating (1-5) of the call that just ended, with an optional comment (the kiosk
+        screen calls this; a refusal comes back as an ``error`` event)."""
+        if self.call_id is not None:
+            await self.signaling.send(Survey(call_id=self.call_id, rating=rating, comment=comment))
+            self.events.write("survey_sent", call_id=self.call_id, rating=rating)
+
+    async def request_help(
+        self, topic: str, language: str, context: dict[str, str], device_fault: str | None = None
+    ) -> None:
+        """Ask for a person (the host API calls this too); a device fault raises the call's priority."""
+        await self.signaling.send(
+            HelpRequest(topic=topic, language=language, context=context, device_fault=device_fault)
+        )
+
     async def hang_up(self) -> None:
         if self.call_id is not None:
             await self.signaling.send(Hangup(call_id=self.call_id))
@@ -426,6 +462,7 @@ class KioskRunner:
                 await self._reporter
             self._reporter = None
         await self._end_peer()
+        await self.actions.aclose()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
         await self.signaling.close()

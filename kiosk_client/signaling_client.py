@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -94,6 +94,17 @@ class KioskSignaling:
         self.welcome: Welcome | None = None
         self.last_seq = 0
         """The last numbered message received: a reconnect resumes after it."""
+        self._restored_token = ""
+        self.on_resume_point: Callable[[str, int], None] | None = None
+        """Called with (resume token, last seq) whenever either changes (the state file keeps them)."""
+
+    def restore(self, resume_token: str, last_seq: int) -> None:
+        """Resume the session of an earlier run of this program (after a crash) on the next connect."""
+        self._restored_token, self.last_seq = resume_token, last_seq
+
+    def _resume_point(self) -> None:
+        if self.on_resume_point is not None and self.welcome is not None and self.welcome.resume_token:
+            self.on_resume_point(self.welcome.resume_token, self.last_seq)
 
     async def connect(self) -> Welcome:
         await self.close()
@@ -124,6 +135,8 @@ class KioskSignaling:
         self.welcome = reply
         if not reply.resumed:  # a new session: its messages count on from here
             self.last_seq = reply.last_seq
+        self._restored_token = ""
+        self._resume_point()
         return reply
 
     @property
@@ -131,11 +144,10 @@ class KioskSignaling:
         return True if self._tls is None else self._tls
 
     def _resume_hello(self) -> KioskHello:
-        if self.welcome is None or not self.welcome.resume_token:
+        token = self.welcome.resume_token if self.welcome is not None else self._restored_token
+        if not token:
             return self._hello
-        return msgspec.structs.replace(
-            self._hello, resume_token=self.welcome.resume_token, last_seq=self.last_seq
-        )
+        return msgspec.structs.replace(self._hello, resume_token=token, last_seq=self.last_seq)
 
     async def send(self, message: KioskInbound) -> None:
         if self._ws is None or self._ws.closed:
@@ -153,6 +165,8 @@ class KioskSignaling:
                         continue  # already received before a reconnect
                     self.last_seq = seq
                 yield decode_server(body)
+                if seq is not None:  # kept once handled: a crash before that receives it again
+                    self._resume_point()
             elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
                 break
 

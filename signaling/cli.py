@@ -237,12 +237,19 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     run = kiosk.add_parser("run", help="connect a kiosk to the service")
-    run.add_argument("--server", required=True, help="e.g. http://127.0.0.1:8080")
-    run.add_argument("--kiosk-id", required=True)
-    run.add_argument("--secret-file", type=Path, required=True)
-    run.add_argument("--media", choices=("synthetic", "device"), default="synthetic")
-    run.add_argument("--video-device", default="/dev/video0", help="the camera, with --media device (V4L2)")
-    run.add_argument("--audio-device", default="default", help="the microphone, with --media device (ALSA)")
+    run.add_argument("--config", type=Path, metavar="FILE", help="TOML settings; options given here win")
+    run.add_argument("--server", help="e.g. http://127.0.0.1:8080 (required here or in --config)")
+    run.add_argument("--kiosk-id", help="(required here or in --config)")
+    run.add_argument("--secret-file", type=Path, help="(required here or in --config)")
+    run.add_argument("--media", choices=("synthetic", "device"), help="default: synthetic")
+    run.add_argument("--video-device", help="the camera, with --media device (V4L2; default /dev/video0)")
+    run.add_argument("--audio-device", help="the microphone, with --media device (ALSA; default: default)")
+    run.add_argument("--serve", action="store_true", help="stay connected: one call after another")
+    run.add_argument("--host-api-port", type=int, help="the local host API's port (serve default 8765)")
+    run.add_argument(
+        "--auto-help-on-failure", action="store_true", help="a failed transaction starts a call at once"
+    )
+    run.add_argument("--state-file", type=Path, help="keep the resume point here (restart and resume)")
     run.add_argument(
         "--faults-file",
         type=Path,
@@ -250,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the host application writes its current faults, one a line (reported to IT)",
     )
     run.add_argument("--request-help", metavar="TOPIC")
-    run.add_argument("--language", default="en")
+    run.add_argument("--language", help="default: en")
     run.add_argument(
         "--context", action="append", default=[], metavar="KEY=VALUE", help="attach to the request"
     )

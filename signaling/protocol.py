@@ -261,6 +261,20 @@ class QualityStats(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     """The sending program's own CPU use (100 = one core)."""
 
 
+MAX_SURVEY_COMMENT = 500
+Rating = Annotated[int, msgspec.Meta(ge=1, le=5)]
+
+
+class Survey(_Msg, tag="survey"):
+    """After the call: the customer's one-tap satisfaction rating (1-5) and an optional comment.
+    Accepted from the call's own kiosk only, once, after the call ended (while the server still knows
+    the call: a day). History keeps the comment only where customer context is kept (``store_context``)."""
+
+    call_id: Id
+    rating: Rating
+    comment: Annotated[str, msgspec.Meta(max_length=MAX_SURVEY_COMMENT)] = ""
+
+
 class CallStats(_Msg, tag="call_stats"):
     """Every 5 s during a call, from the kiosk and from the agent's console: how the call's media fares.
     Only the call's own parties may send it, and only while the call is connected (``connecting``)."""
@@ -440,6 +454,7 @@ KioskInbound: TypeAlias = (
     | Telemetry
     | MediaStatus
     | CallStats
+    | Survey
     | SessionDescription
     | Ice
     | Hangup

@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 Party = Literal["kiosk", "agent"]
 SERIES_S = 600.0
 ALERT_KIND = "call_quality"
-PRIVATE_DETAIL = frozenset({"context", "notes"})
+PRIVATE_DETAIL = frozenset({"context", "notes", "comment"})
+"""Customer context, agents' notes, a survey's comment: left out of timelines (the rating shows)."""
 LATEST_FIELDS = (
     "rtt_ms", "jitter_ms", "fps", "bitrate_kbps", "width", "height", "freezes", "candidate_type",
     "limitation",

@@ -120,7 +120,13 @@ def _text(value: Any) -> Any:
 def _csv_writer(out: TextIO) -> Callable[[dict[str, Any]], None]:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    return lambda row: writer.writerow(["" if row[c] is None else _text(row[c]) for c in COLUMNS])
+    return lambda row: writer.writerow(["" if row[c] is None else _cell(_text(row[c])) for c in COLUMNS])
+
+
+def _cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula (a customer's survey comment may start with "=") is
+    quoted so that it shows as text."""
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
 
 
 def _json_writer(out: TextIO) -> Callable[[dict[str, Any]], None]:

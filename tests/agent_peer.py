@@ -22,6 +22,9 @@ class AgentPeer:
         self.chat_received: asyncio.Queue[str] = asyncio.Queue()
         self.chat: RTCDataChannel | None = None
         self.chat_open = asyncio.Event()
+        self.control: RTCDataChannel | None = None
+        self.control_received: asyncio.Queue[str | bytes] = asyncio.Queue()
+        """Every ``control`` message but heartbeats (the kiosk's answers to the agent's actions)."""
         self.pc.on("track", self._on_track)
         self.pc.on("datachannel", self._on_channel)
 
@@ -36,7 +39,15 @@ class AgentPeer:
             channel.on("message", lambda m: self.chat_received.put_nowait(m))
             self.chat_open.set()
         elif channel.label == "control":  # answer the kiosk's heartbeats, as the console does
-            channel.on("message", lambda _m: channel.send('{"type":"heartbeat"}'))
+            self.control = channel
+            channel.on("message", self._control_message)
+
+    def _control_message(self, message: str | bytes) -> None:
+        if message == '{"type":"heartbeat"}':
+            assert self.control is not None
+            self.control.send(message)
+        else:
+            self.control_received.put_nowait(message)
 
     async def answer(self, agent: Client, accepted: CallAccepted) -> None:
         """Wait for the kiosk's offer, answer it with media, and send the end-of-candidates marker."""

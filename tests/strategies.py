@@ -94,6 +94,9 @@ KIOSK_MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
     p.Telemetry: telemetry,
     p.MediaStatus: st.builds(p.MediaStatus, call_id=ids, flowing=st.booleans()),
     p.CallStats: call_stats,
+    p.Survey: st.builds(
+        p.Survey, call_id=ids, rating=st.integers(1, 5), comment=st.text(max_size=p.MAX_SURVEY_COMMENT)
+    ),
     p.SessionDescription: sdp,
     p.Ice: ice,
     p.Hangup: hangup,

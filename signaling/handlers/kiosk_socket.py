@@ -30,6 +30,7 @@ from signaling.protocol import (
     ProtocolError,
     Queued,
     SessionDescription,
+    Survey,
     Telemetry,
     Transferring,
     Welcome,
@@ -183,6 +184,8 @@ class KioskSession(PartySession[KioskInbound]):
             setup_s = await s.engine.media_status(msg.call_id, self.kiosk_id, msg.flowing)
             if setup_s is not None:
                 s.metrics.setup_seconds.observe(setup_s)
+        elif isinstance(msg, Survey):
+            await s.engine.survey(msg.call_id, self.kiosk_id, msg.rating, msg.comment)
         elif isinstance(msg, Telemetry):
             await s.fleet.report(self.kiosk_id, msg, self.location)
         elif isinstance(msg, Heartbeat):

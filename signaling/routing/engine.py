@@ -570,6 +570,19 @@ class RoutingEngine:
         setup_ms = _s(res[1]) if len(res) > 1 else ""
         return int(setup_ms) / 1000 if setup_ms else None
 
+    async def survey(self, call_id: str, kiosk_id: str, rating: int, comment: str) -> None:
+        """Record the customer's rating of an ended call of ``kiosk_id`` (once per call)."""
+        res = await self._run("survey", call_id, kiosk_id, str(rating), comment)
+        status = _s(res[0])
+        if status == "unknown_call":
+            raise RoutingError(ErrorCode.UNKNOWN_CALL, f"no such call of yours: {call_id}", "survey")
+        if status == "wrong_state":
+            raise RoutingError(
+                ErrorCode.WRONG_STATE, f"call {call_id} is {_s(res[1])}; rate it after it ends", "survey"
+            )
+        if status != "ok":
+            raise RoutingError(ErrorCode.WRONG_STATE, f"call {call_id} was rated already", "survey")
+
     async def sweep(self, topics: Sequence[str]) -> Outcome:
         """Match again wherever calls wait while agents are available (decline cooldowns, lost matches)."""
         res = await self._run("sweep", self.timeout_ms, *topics)

@@ -23,6 +23,7 @@ SCRIPT_NAMES = (
     "oldest",
     "left",
     "media",
+    "survey",
 )
 
 

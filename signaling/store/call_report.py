@@ -2,7 +2,8 @@
 
 Rows are streamed from the database (a server-side cursor on PostgreSQL), never all held in memory. The
 customer's context and the agent's notes are left out: they may hold personal data, and a report of
-outcomes and waits needs neither.
+outcomes and waits needs neither. The post-call survey is in: its ``rating`` and its ``comment``, which
+history holds only where customer context is kept (``store_context="all"``; see ``store/minimise.py``).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.orm import aliased
 
 from signaling.store.database import Database
-from signaling.store.models import Call, CallQualityRow
+from signaling.store.models import Call, CallEvent, CallQualityRow
+
+_SURVEY = aliased(CallEvent)
 
 COLUMNS = (
     "call_id",
@@ -35,10 +39,13 @@ COLUMNS = (
     "mos_min",
     "video_mean",
     "video_min",
+    "rating",
+    "comment",
 )
 """The report's columns, in order. ``state`` is the call's terminal state (or where it stands, for a call
 not ended yet); ``wait_s`` runs from the help request to the answer (or, unanswered, to the end);
-``talk_s`` from the answer to the end. Quality columns are empty for a call without stats samples."""
+``talk_s`` from the answer to the end. Quality columns are empty for a call without stats samples;
+``rating`` (1-5) and ``comment`` for a call without a survey."""
 BATCH = 500
 
 
@@ -61,8 +68,10 @@ def _query(since: datetime, until: datetime) -> Select[*tuple[Any, ...]]:
             CallQualityRow.mos_min,
             CallQualityRow.video_mean,
             CallQualityRow.video_min,
+            _SURVEY.detail,
         )
         .outerjoin(CallQualityRow, CallQualityRow.call_id == Call.id)
+        .outerjoin(_SURVEY, and_(_SURVEY.call_id == Call.id, _SURVEY.kind == "survey"))
         .where(Call.created_at >= since, Call.created_at < until)
         .order_by(Call.created_at, Call.id)
     )
@@ -92,7 +101,8 @@ def _score(value: float | None) -> float | None:
 
 def _row(row: Any) -> dict[str, Any]:
     (call_id, kiosk_id, topic, language, created, answered, ended, state, reason, agent, disposition,
-     samples, mos_mean, mos_min, video_mean, video_min) = row  # fmt: skip
+     samples, mos_mean, mos_min, video_mean, video_min, survey) = row  # fmt: skip
+    rating, comment = _survey(survey)
     return {
         "call_id": call_id,
         "kiosk_id": kiosk_id,
@@ -112,4 +122,15 @@ def _row(row: Any) -> dict[str, Any]:
         "mos_min": _score(mos_min),
         "video_mean": _score(video_mean),
         "video_min": _score(video_min),
+        "rating": rating,
+        "comment": comment,
     }
+
+
+def _survey(detail: Any) -> tuple[int | None, str | None]:
+    """A survey event's rating and comment (None, None: no survey; the comment None if not kept)."""
+    if not isinstance(detail, dict):
+        return None, None
+    rating = str(detail.get("rating", ""))
+    comment = detail.get("comment")
+    return (int(rating) if rating.isdigit() else None), (comment if isinstance(comment, str) else None)

@@ -3,7 +3,8 @@
 A kiosk may attach context to a request (a transaction, an error code, the screen it was on). The agent
 sees it live when the console rings; history keeps all of it, an allow-list of its keys, or none of it,
 as ``Settings.store_context`` / ``store_context_keys`` decide. The rule applies before anything is
-stored, to both the call's row and its ``created`` event.
+stored, to both the call's row and its ``created`` event. A post-call survey's comment (the customer's
+own words) follows the same rule: with ``store_context="none"`` the rating is kept, the comment is not.
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ class ContextPolicy:
         return {key: value for key, value in context.items() if key in self.keys}
 
     def minimise(self, event: RoutingEvent) -> RoutingEvent:
-        """``event`` with its context cut down to what may be kept (other events unchanged)."""
+        """``event`` with its context cut down to what may be kept (other events unchanged). A survey's
+        comment is the customer's own words: kept only where context is (``store="all"``)."""
+        if event.kind == "survey" and self.store == "none" and "comment" in event.fields:
+            fields = {k: v for k, v in event.fields.items() if k != "comment"}
+            return dataclasses.replace(event, fields=fields)
         if self.keeps_all or "context" not in event.fields:
             return event
         try:

@@ -44,6 +44,7 @@ from signaling.protocol import (
     SdpType,
     SessionDescription,
     SetState,
+    Survey,
     Telemetry,
     Transfer,
     WrapUp,
@@ -88,6 +89,7 @@ KIOSK_MESSAGES: dict[str, Build] = {
     "sdp": lambda s: SessionDescription(call_id=s.call_id, sdp_type=SdpType.OFFER, sdp=SDP),
     "ice": lambda s: Ice(call_id=s.call_id, candidate=CANDIDATE),
     "hangup": lambda s: Hangup(call_id=s.call_id),
+    "survey": lambda s: Survey(call_id=s.call_id, rating=5, comment="thanks"),
 }
 AGENT_ONLY = [t for t in AGENT_MESSAGES if t not in KIOSK_MESSAGES]
 KIOSK_ONLY = [t for t in KIOSK_MESSAGES if t not in AGENT_MESSAGES]
@@ -206,7 +208,7 @@ def _cases() -> list[Case]:
     for message in (*KIOSK_ONLY, "sdp"):
         cases.append(Case(message, "call_agent", ErrorCode.BAD_MESSAGE))
     # another kiosk signalling into the call, or saying hello as the call's kiosk on its own socket
-    for message in ("cancel", "hangup", "sdp", "ice", "media_status", "call_stats"):
+    for message in ("cancel", "hangup", "sdp", "ice", "media_status", "call_stats", "survey"):
         cases.append(Case(message, "other_kiosk", ErrorCode.UNKNOWN_CALL))
     cases.append(Case("hello", "other_kiosk", ErrorCode.BAD_MESSAGE))
     # the call's own kiosk sending what only agents send (an SDP answer)
