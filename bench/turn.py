@@ -78,7 +78,7 @@ class TurnServer:
             self._process = await asyncio.create_subprocess_exec(
                 str(TURNSERVER), *self._arguments(),
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )  # fmt: skip
         try:
             async with asyncio.timeout(READY_S):
@@ -123,8 +123,9 @@ class TurnServer:
             raise TurnError(f"turnserver exited with {self._process.returncode} (see {self.log_path})")
 
 
-def _die_with_parent() -> None:
-    """In the child: have Linux kill it when the benchmark dies, so a killed run leaves no relay behind."""
+def die_with_parent() -> None:
+    """In the child: have Linux kill it when the process that started it dies (a benchmark, a test), so a
+    killed run leaves no relay behind."""
     pr_set_pdeathsig = 1
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
@@ -144,7 +145,8 @@ class _StunProbe(asyncio.DatagramProtocol):
 
 
 async def stun_binding(host: str, port: int, alive: Callable[[], None] | None = None) -> None:
-    """Send STUN binding requests to ``host:port`` until one is answered (the caller bounds the wait)."""
+    """Send STUN binding requests to ``host:port`` until one is answered (the caller bounds the wait);
+    ``alive()``, if given, is called before each attempt and may raise to give up."""
     transaction_id = secrets.token_bytes(12)
     request = struct.pack("!HHI", _BINDING_REQUEST, 0, _MAGIC_COOKIE) + transaction_id
     loop = asyncio.get_running_loop()

@@ -15,24 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import ctypes
 import enum
 import hashlib
 import hmac
 import os
 import secrets
-import signal
 import socket
-import struct
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import pytest
 from aiortc import RTCIceServer
+
+from bench.turn import die_with_parent, stun_binding
 
 TURNSERVER = Path(os.environ.get("KIOSK_ASSIST_TURNSERVER", "/usr/bin/turnserver"))
 HOST = "127.0.0.1"
@@ -41,9 +39,6 @@ READY_S = 10.0  # a cold start answers in about 0.1 s
 STOP_S = 5.0
 STUN_RETRY_S = 0.05  # the probe's retransmission interval (an unanswered UDP request is simply lost)
 
-_BINDING_REQUEST = 0x0001
-_BINDING_SUCCESS = 0x0101
-_MAGIC_COOKIE = 0x2112A442
 
 
 class TurnAuth(enum.StrEnum):
@@ -144,7 +139,7 @@ class TurnServer:
             self._process = await asyncio.create_subprocess_exec(
                 str(TURNSERVER), *self._arguments(),
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )  # fmt: skip
         try:
             await self._wait_ready()
@@ -207,48 +202,6 @@ class TurnServer:
         assert self._process is not None
         if self._process.returncode is not None:
             raise AssertionError(f"turnserver exited with {self._process.returncode}:\n{self.logs()[-3000:]}")
-
-
-def _die_with_parent() -> None:
-    """In the child: have Linux kill it when the test process dies, so a killed run leaves no relay behind."""
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-
-class _StunProbe(asyncio.DatagramProtocol):
-    def __init__(self, transaction_id: bytes) -> None:
-        self.transaction_id = transaction_id
-        self.answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        kind = struct.unpack("!H", data[:2])[0] if len(data) >= 20 else None
-        if kind == _BINDING_SUCCESS and data[8:20] == self.transaction_id and not self.answered.done():
-            self.answered.set_result(None)
-
-    def error_received(self, exc: Exception) -> None:
-        pass  # ICMP port unreachable until the server listens: the next retransmission tries again
-
-
-async def stun_binding(host: str, port: int, alive: Callable[[], None] | None = None) -> None:
-    """Send STUN binding requests to ``host:port`` until one is answered (the caller bounds the wait);
-    ``alive()``, if given, is called before each attempt and may raise to give up."""
-    transaction_id = secrets.token_bytes(12)
-    request = struct.pack("!HHI", _BINDING_REQUEST, 0, _MAGIC_COOKIE) + transaction_id
-    loop = asyncio.get_running_loop()
-    transport, probe = await loop.create_datagram_endpoint(
-        lambda: _StunProbe(transaction_id), remote_addr=(host, port)
-    )
-    try:
-        while True:
-            if alive is not None:
-                alive()
-            transport.sendto(request)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(STUN_RETRY_S):
-                    await asyncio.shield(probe.answered)
-                return
-    finally:
-        transport.close()
 
 
 @pytest.fixture
