@@ -40,7 +40,6 @@ STOP_S = 5.0
 STUN_RETRY_S = 0.05  # the probe's retransmission interval (an unanswered UDP request is simply lost)
 
 
-
 class TurnAuth(enum.StrEnum):
     """How clients authenticate (coturn's option of the same name)."""
 
