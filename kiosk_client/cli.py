@@ -15,6 +15,7 @@ from kiosk_client.service import run_service
 from kiosk_client.session import KioskOptions, KioskRunner
 from kiosk_client.signaling_client import SignalingError
 from media import MediaError
+from signaling.protocol import CallEnded
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,15 @@ def _context(pairs: list[str]) -> dict[str, str]:
             raise KioskCliError(f"--context takes KEY=VALUE, got {pair!r}")
         out[key] = value
     return out
+
+
+def _survey(given: str | None) -> tuple[int, str] | None:
+    if given is None:
+        return None
+    rating, _, comment = given.partition(":")
+    if rating not in ("1", "2", "3", "4", "5"):
+        raise KioskCliError(f"--survey takes a rating from 1 to 5, then an optional :COMMENT, got {given!r}")
+    return int(rating), comment
 
 
 def options_from(args: argparse.Namespace, config: KioskConfig | None = None) -> KioskOptions:
@@ -55,7 +65,9 @@ def options_from(args: argparse.Namespace, config: KioskConfig | None = None) ->
         events=c.events,
         say=tuple(args.say),
         exit_after_call=not c.serve,
-        show=None if args.headless else _print_line,
+        show=None if args.headless or c.screen else _print_line,
+        survey=_survey(args.survey),
+        id_photo_consent=args.id_photo_consent or "refuse",
         ca_file=c.ca_file,
         video_device=c.devices.video,
         audio_device=c.devices.audio,
@@ -74,12 +86,23 @@ def _print_line(text: str) -> None:
     print(text, flush=True)
 
 
+def _run_screen(runner: KioskRunner, config: KioskConfig, *, fullscreen: bool) -> CallEnded | None:
+    try:
+        from kiosk_client.screen.app import run_screen
+    except ImportError as exc:
+        raise KioskCliError(f"--screen needs Qt: pip install 'kiosk-assist[screen]' ({exc.msg})") from None
+    return run_screen(runner, config.state_file, _host_api(config), fullscreen=fullscreen)
+
+
 def run_kiosk(args: argparse.Namespace) -> int:
     tune_allocator(os.environ)  # before aiortc starts its threads (each would get an arena)
     try:
         config = merged(args)
         runner = KioskRunner(options_from(args, config))
-        ended = asyncio.run(run_service(runner, config.state_file, _host_api(config)))
+        if config.screen:
+            ended = _run_screen(runner, config, fullscreen=not args.windowed)
+        else:
+            ended = asyncio.run(run_service(runner, config.state_file, _host_api(config)))
     except (KioskCliError, ConfigError, HostApiError, SignalingError, MediaError) as exc:
         print(f"kiosk-assist: {exc}", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ Example (docs/kiosk-host-api.md has the whole story)::
     media = "device"                             # or "synthetic"
     language = "en"
     serve = true                                 # long-lived: one call after another
+    screen = true                                # the customer's full-screen window (implies serve)
     events = "/var/lib/kiosk-assist/events.jsonl"
     state_file = "/var/lib/kiosk-assist/state.json"
 
@@ -57,6 +58,8 @@ class KioskConfig(msgspec.Struct, forbid_unknown_fields=True):
     media: Literal["synthetic", "device"] = "synthetic"
     language: str = "en"
     serve: bool = False
+    screen: bool = False
+    """Show the customer's full-screen window (implies serve)."""
     events: Path | None = None
     state_file: Path | None = None
     ca_file: Path | None = None
@@ -101,7 +104,8 @@ def merged(args: argparse.Namespace) -> KioskConfig:
     for name, arg in (("video", "video_device"), ("audio", "audio_device"), ("faults_file", "faults_file")):
         if getattr(args, arg) is not None:
             setattr(config.devices, name, getattr(args, arg))
-    config.serve = config.serve or args.serve
+    config.screen = config.screen or args.screen
+    config.serve = config.serve or args.serve or config.screen
     if args.state_file is not None:
         config.state_file = args.state_file
     if args.host_api_port is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -51,9 +51,16 @@ class HostEvents:
     def __init__(self) -> None:
         self.status = HostStatus()
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._watchers: list[Callable[[dict[str, Any]], None]] = []
+
+    def watch(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``listener`` with every later record, at once (the kiosk's own screen)."""
+        self._watchers.append(listener)
 
     def publish(self, record: dict[str, Any]) -> None:
         self._track(record)
+        for listener in list(self._watchers):
+            listener(record)
         for queue in list(self._subscribers):
             try:
                 queue.put_nowait(record)

@@ -31,6 +31,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from kiosk_client.call_stats import CallStatsCollector, CountingTrack
 from media import LatestFrameConsumer, MediaSource, Recorder
+from media.privacy import GatedTrack, PrivacySwitches
 from signaling.protocol import IceCandidate, IceServer
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class KioskPeer:
         on_chat: Callable[[str], None] | None = None,
         on_state: Callable[[str], None] | None = None,
         on_control: Callable[[str | bytes], None] | None = None,
+        privacy: PrivacySwitches | None = None,
     ) -> None:
         self.pc = RTCPeerConnection(ice_configuration(ice_servers, policy))
         self._source = source
@@ -76,9 +78,11 @@ class KioskPeer:
         self._recorder_started = False
         self._closed = False
         # fresh relay subscriptions per call, stopped when it ends, so nothing queues up between calls
-        self.sent_video = CountingTrack(source.subscribe_video())
+        switches = privacy if privacy is not None else PrivacySwitches()
+        self.sent_video = CountingTrack(GatedTrack(source.subscribe_video(), lambda: switches.camera))
         """The camera track as sent, counting its frames (for the call's quality reports)."""
-        self._local_tracks: list[MediaStreamTrack] = [self.sent_video, source.subscribe_audio()]
+        sent_audio = GatedTrack(source.subscribe_audio(), lambda: switches.microphone)
+        self._local_tracks: list[MediaStreamTrack] = [self.sent_video, sent_audio]
         for track in self._local_tracks:
             self.pc.addTrack(track)
         self.chat.on("open", self.chat_open.set)

@@ -43,20 +43,26 @@ def attach_host_events(runner: KioskRunner) -> HostEvents:
 
 
 @asynccontextmanager
-async def _host_api(runner: KioskRunner, options: HostApiOptions | None) -> AsyncIterator[None]:
+async def _host_api(
+    runner: KioskRunner, options: HostApiOptions | None, events: HostEvents | None
+) -> AsyncIterator[None]:
     if options is None:
         yield
         return
-    async with serve_host_api(runner, attach_host_events(runner), options):
+    async with serve_host_api(runner, events or attach_host_events(runner), options):
         yield
 
 
 async def run_service(
-    runner: KioskRunner, state_file: Path | None = None, host_api: HostApiOptions | None = None
+    runner: KioskRunner,
+    state_file: Path | None = None,
+    host_api: HostApiOptions | None = None,
+    host_events: HostEvents | None = None,
 ) -> CallEnded | None:
-    """Run ``runner`` (build it with ``exit_after_call=False`` to serve call after call)."""
+    """Run ``runner`` (build it with ``exit_after_call=False`` to serve call after call); ``host_events``:
+    the host API's events when the caller follows them too (the kiosk's screen)."""
     state = keep_resume_point(runner, state_file) if state_file is not None else None
-    async with _host_api(runner, host_api):
+    async with _host_api(runner, host_api, host_events):
         ended = await runner.run()
     if state is not None and ended is not None:  # the run ended on purpose: nothing to resume
         with contextlib.suppress(OSError):

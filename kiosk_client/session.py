@@ -20,10 +20,12 @@ from kiosk_client.peer import KioskPeer
 from kiosk_client.signaling_client import KioskSignaling, SignalingError, reconnect_delays
 from kiosk_client.telemetry import CpuMeter, device_health, network_info, read_faults
 from media import DeviceUnavailable, MediaSource, open_media, probe_device
+from media.privacy import PrivacySwitches
 from signaling.protocol import (
     AgentJoined,
     CallEnded,
     CallStats,
+    Cancel,
     Error,
     Hangup,
     HelpRequest,
@@ -117,6 +119,9 @@ class KioskRunner:
         for the screen and the host API is ``actions.subscribe(callback)``; ``actions.consent`` asks
         the customer before a photo is taken."""
         self.actions.subscribe(self._action_received)
+        self.privacy = PrivacySwitches()
+        """The customer's mute and camera switches (the screen sets them; every connection of a call
+        honours them)."""
 
     def _show(self, record: dict[str, Any]) -> None:
         text = describe(record)
@@ -279,6 +284,7 @@ class KioskRunner:
                 "ended", call_id=message.call_id, state=message.state.value, reason=message.reason
             )
             await self._end_peer()
+            self.privacy.microphone = self.privacy.camera = True  # the next customer starts unmuted
             if self.options.survey is not None:
                 await self.send_survey(*self.options.survey)
             return self.options.exit_after_call
@@ -310,6 +316,7 @@ class KioskRunner:
             on_chat=self._chat_received,
             on_state=self._peer_state,
             on_control=lambda message: self.actions.receive(message, peer.control),
+            privacy=self.privacy,
         )
         peer.chat.on("open", self._chat_opened)
         return peer
@@ -441,6 +448,15 @@ class KioskRunner:
         await self.signaling.send(
             HelpRequest(topic=topic, language=language, context=context, device_fault=device_fault)
         )
+
+    async def cancel_help(self) -> None:
+        """The customer stopped waiting: the call leaves the queue (it ends as abandoned)."""
+        if self.call_id is not None:
+            await self.signaling.send(Cancel(call_id=self.call_id))
+
+    def subscribe_camera(self) -> MediaStreamTrack:
+        """A new subscription to the kiosk's camera (the screen's self-view); stop it when done."""
+        return self._camera()
 
     async def hang_up(self) -> None:
         if self.call_id is not None:

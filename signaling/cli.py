@@ -268,6 +268,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--events", type=Path, help="append call events as JSON lines")
     run.add_argument("--headless", action="store_true", help="no screen: report on stderr only")
     run.add_argument(
+        "--screen", action="store_true", help="the customer's full-screen window (needs kiosk-assist[screen])"
+    )
+    run.add_argument("--windowed", action="store_true", help="with --screen: a window, not full screen")
+    run.add_argument(
+        "--survey", metavar="RATING[:COMMENT]", help="without a screen: rate the call (1-5) when it ends"
+    )
+    run.add_argument(
+        "--id-photo-consent",
+        choices=("refuse", "grant"),
+        help="without a screen: the answer to an agent's ID photo request (default: refuse)",
+    )
+    run.add_argument(
         "--ca-file", type=Path, help="PEM certificate(s) of the authority to trust for an https:// server"
     )
     return parser
