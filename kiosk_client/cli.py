@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import logging
 import os
 import sys
+from collections.abc import MutableMapping
+from pathlib import Path
 
 from kiosk_client.allocator import tune_allocator
-from kiosk_client.config import ConfigError, KioskConfig, merged
+from kiosk_client.config import ConfigError, KioskConfig, devices_config, merged
 from kiosk_client.host_api import HostApiError, HostApiOptions
 from kiosk_client.service import run_service
 from kiosk_client.session import KioskOptions, KioskRunner
 from kiosk_client.signaling_client import SignalingError
 from media import MediaError
+from media.devices import check_devices
 from signaling.protocol import CallEnded
 
 log = logging.getLogger(__name__)
+SYSTEM_ALSA = Path("/usr/share/alsa")
 
 
 class KioskCliError(Exception):
@@ -71,6 +77,7 @@ def options_from(args: argparse.Namespace, config: KioskConfig | None = None) ->
         ca_file=c.ca_file,
         video_device=c.devices.video,
         audio_device=c.devices.audio,
+        speaker_device=c.devices.speaker if c.media == "device" else None,
         faults_file=c.devices.faults_file,
     )
 
@@ -94,8 +101,32 @@ def _run_screen(runner: KioskRunner, config: KioskConfig, *, fullscreen: bool) -
     return run_screen(runner, config.state_file, _host_api(config), fullscreen=fullscreen)
 
 
+def system_alsa(environ: MutableMapping[str, str]) -> None:
+    """Point PyAV's bundled alsa-lib at the system's ALSA configuration (it looks in a folder of its
+    build machine otherwise, and finds no device by name), unless the environment says otherwise."""
+    if "ALSA_CONFIG_DIR" not in environ and "ALSA_CONFIG_PATH" not in environ and SYSTEM_ALSA.is_dir():
+        environ["ALSA_CONFIG_DIR"] = str(SYSTEM_ALSA)
+
+
+def check_kiosk_devices(args: argparse.Namespace) -> int:
+    """``kiosk-assist kiosk check-devices``: the report, and exit 1 unless every device works."""
+    try:
+        d = devices_config(args)
+    except ConfigError as exc:
+        print(f"kiosk-assist: {exc}", file=sys.stderr)
+        return 2
+    system_alsa(os.environ)
+    report = check_devices(d.video, d.audio, d.speaker, media_kind="device")
+    if args.json:
+        print(json.dumps({c.role: dataclasses.asdict(c) for c in report.checks}, indent=2))
+    else:
+        print(report)
+    return 0 if report.all_working else 1
+
+
 def run_kiosk(args: argparse.Namespace) -> int:
     tune_allocator(os.environ)  # before aiortc starts its threads (each would get an arena)
+    system_alsa(os.environ)
     try:
         config = merged(args)
         runner = KioskRunner(options_from(args, config))

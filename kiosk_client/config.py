@@ -15,6 +15,7 @@ Example (docs/kiosk-host-api.md has the whole story)::
     [devices]
     video = "/dev/video0"
     audio = "default"
+    speaker = "default"                          # where the agent's voice plays (ALSA)
     faults_file = "/run/atm/faults"
 
     [host_api]
@@ -40,6 +41,7 @@ class ConfigError(Exception):
 class Devices(msgspec.Struct, forbid_unknown_fields=True):
     video: str = "/dev/video0"
     audio: str = "default"
+    speaker: str = "default"
     faults_file: Path | None = None
 
 
@@ -95,15 +97,27 @@ def _path(kind: type, value: object) -> object:
     raise NotImplementedError
 
 
+def _devices_given(config: KioskConfig, args: argparse.Namespace) -> None:
+    names = ("video", "video_device"), ("audio", "audio_device"), ("speaker", "speaker_device")
+    for name, arg in (*names, ("faults_file", "faults_file")):
+        if getattr(args, arg, None) is not None:
+            setattr(config.devices, name, getattr(args, arg))
+
+
+def devices_config(args: argparse.Namespace) -> Devices:
+    """The devices of the ``--config`` file (if any) with the command line's over them."""
+    config = load_config(args.config) if args.config is not None else KioskConfig()
+    _devices_given(config, args)
+    return config.devices
+
+
 def merged(args: argparse.Namespace) -> KioskConfig:
     """The config file (if any) with every option given on the command line put over it."""
     config = load_config(args.config) if args.config is not None else KioskConfig()
     for name in ("server", "kiosk_id", "secret_file", "media", "language", "events", "ca_file"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
-    for name, arg in (("video", "video_device"), ("audio", "audio_device"), ("faults_file", "faults_file")):
-        if getattr(args, arg) is not None:
-            setattr(config.devices, name, getattr(args, arg))
+    _devices_given(config, args)
     config.screen = config.screen or args.screen
     config.serve = config.serve or args.serve or config.screen
     if args.state_file is not None:

@@ -30,7 +30,8 @@ from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
 from kiosk_client.call_stats import CallStatsCollector, CountingTrack
-from media import LatestFrameConsumer, MediaSource, Recorder
+from media import DeviceUnavailable, LatestFrameConsumer, MediaSource, Recorder
+from media.playback import Speaker
 from media.privacy import GatedTrack, PrivacySwitches
 from signaling.protocol import IceCandidate, IceServer
 
@@ -62,6 +63,7 @@ class KioskPeer:
         on_state: Callable[[str], None] | None = None,
         on_control: Callable[[str | bytes], None] | None = None,
         privacy: PrivacySwitches | None = None,
+        speaker: str | None = None,
     ) -> None:
         self.pc = RTCPeerConnection(ice_configuration(ice_servers, policy))
         self._source = source
@@ -75,6 +77,9 @@ class KioskPeer:
         self.chat_open = asyncio.Event()
         self.consumers: dict[str, LatestFrameConsumer] = {}
         self.recorder: Recorder | None = Recorder(record_to) if record_to is not None else None
+        self._speaker_device = speaker
+        self.speaker: Speaker | None = None
+        """Plays the agent's voice on the kiosk's speaker (ALSA), when a speaker device is set."""
         self._recorder_started = False
         self._closed = False
         # fresh relay subscriptions per call, stopped when it ends, so nothing queues up between calls
@@ -133,10 +138,23 @@ class KioskPeer:
         log.info("receiving the agent's %s", track.kind)
         if self.recorder is not None:
             self.recorder.add_track(track)
+        elif track.kind == "audio" and self._speaker_device is not None and self._play(track):
+            return
         else:
             consumer = LatestFrameConsumer(track)
             consumer.start()
             self.consumers[track.kind] = consumer
+
+    def _play(self, track: MediaStreamTrack) -> bool:
+        assert self._speaker_device is not None
+        speaker = Speaker(track, self._speaker_device)
+        try:
+            speaker.start()
+        except DeviceUnavailable as exc:  # the call goes on: chat, video, and the agent hears the customer
+            log.warning("the agent's voice cannot be played: %s", exc)
+            return False
+        self.speaker = speaker
+        return True
 
     async def make_offer(self) -> str:
         offer = await self.pc.createOffer()
@@ -185,6 +203,8 @@ class KioskPeer:
             self._heartbeat.cancel()
         for consumer in self.consumers.values():
             await consumer.stop()
+        if self.speaker is not None:
+            await self.speaker.stop()
         if self.recorder is not None:
             await self.recorder.stop()
         with contextlib.suppress(TimeoutError):

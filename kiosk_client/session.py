@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from kiosk_client.peer import KioskPeer
 from kiosk_client.signaling_client import KioskSignaling, SignalingError, reconnect_delays
 from kiosk_client.telemetry import CpuMeter, device_health, network_info, read_faults
 from media import DeviceUnavailable, MediaSource, open_media, probe_device
+from media.devices import DeviceCheck, DeviceReport, check_devices
 from media.privacy import PrivacySwitches
 from signaling.protocol import (
     AgentJoined,
@@ -80,6 +82,8 @@ class KioskOptions:
     """The camera, with ``media="device"`` (V4L2)."""
     audio_device: str = "default"
     """The microphone, with ``media="device"`` (ALSA)."""
+    speaker_device: str | None = None
+    """Where the agent's voice is played (ALSA); None: not played (synthetic media, test kiosks)."""
     faults_file: Path | None = None
     """Where the kiosk's host application writes its current faults, one a line (see telemetry.py)."""
     survey: tuple[int, str] | None = None
@@ -112,6 +116,8 @@ class KioskRunner:
         self._cpu = CpuMeter()
         self._started = time.monotonic()
         self._reporter: asyncio.Task[None] | None = None
+        self.device_report: DeviceReport | None = None
+        """What the start-up device check found (None until it ran, or with a source given)."""
         self.video_help: bool | None = None
         """Whether this kiosk's own devices allow video help, as its last check found (None: not checked)."""
         self.actions = AgentActions(self._camera, CONSENT_POLICIES[options.id_photo_consent])
@@ -132,6 +138,7 @@ class KioskRunner:
         """Run until the call ends (or forever when not asking for help); returns how the call ended."""
         try:
             if self._source is None:
+                await self._check_devices()
                 await self._open_source()
             welcome = await self.signaling.connect()
             self.call_id = welcome.call_id  # a session resumed after a restart (state file) goes on
@@ -203,6 +210,27 @@ class KioskRunner:
             await asyncio.to_thread(probe_device, *other)
         except DeviceUnavailable as exc:
             self._failures[exc.kind] = exc
+
+    async def _check_devices(self) -> None:
+        """At start-up: which of the camera, microphone and speaker work, for the log and for IT."""
+        o = self.options
+        report = await asyncio.to_thread(
+            check_devices, o.video_device, o.audio_device, o.speaker_device or "none", media_kind=o.media
+        )
+        if o.speaker_device is None and o.media == "device":
+            report = dataclasses.replace(
+                report, speaker=DeviceCheck("speaker", "none", False, "no speaker configured")
+            )
+        for line in report.lines():
+            log.info("device check: %s", line)
+        self.device_report = report
+        self.events.write(
+            "device_check",
+            all_working=report.all_working,
+            devices={
+                c.role: {"device": c.device, "working": c.working, "detail": c.detail} for c in report.checks
+            },
+        )
 
     async def _recheck_devices(self) -> None:
         """Outside a call, open again devices that failed or stopped delivering."""
@@ -317,6 +345,7 @@ class KioskRunner:
             on_state=self._peer_state,
             on_control=lambda message: self.actions.receive(message, peer.control),
             privacy=self.privacy,
+            speaker=self.options.speaker_device,
         )
         peer.chat.on("open", self._chat_opened)
         return peer

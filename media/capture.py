@@ -121,8 +121,9 @@ def _open_devices(video_device: str, audio_device: str, *, width: int, height: i
         {"video_size": f"{width}x{height}", "framerate": str(fps)},
     )
     try:
-        # PyAV wheels bundle their own alsa-lib, which may not find the system's alsa.conf
-        # ("Unknown PCM default"); ALSA_CONFIG_PATH=/usr/share/alsa/alsa.conf points it there.
+        # PyAV wheels bundle their own alsa-lib, which looks for its configuration in a folder of the
+        # build machine ("Unknown PCM default"); ALSA_CONFIG_DIR=/usr/share/alsa points it at the
+        # system's (kiosk run sets it when unset).
         microphone = _open_player("audio", audio_device, "alsa", {})
     except DeviceUnavailable:
         _stop_all((camera,))

@@ -244,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--media", choices=("synthetic", "device"), help="default: synthetic")
     run.add_argument("--video-device", help="the camera, with --media device (V4L2; default /dev/video0)")
     run.add_argument("--audio-device", help="the microphone, with --media device (ALSA; default: default)")
+    run.add_argument(
+        "--speaker-device", help="where the agent's voice plays, with --media device (ALSA; default: default)"
+    )
     run.add_argument("--serve", action="store_true", help="stay connected: one call after another")
     run.add_argument("--host-api-port", type=int, help="the local host API's port (serve default 8765)")
     run.add_argument(
@@ -282,6 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--ca-file", type=Path, help="PEM certificate(s) of the authority to trust for an https:// server"
     )
+    check = kiosk.add_parser("check-devices", help="try the camera, microphone and speaker, and report")
+    check.add_argument("--config", type=Path, metavar="FILE", help="the kiosk's TOML settings")
+    check.add_argument("--video-device", help="default: /dev/video0 (or the config's)")
+    check.add_argument("--audio-device", help="default: default (or the config's)")
+    check.add_argument("--speaker-device", help="default: default (or the config's)")
+    check.add_argument("--json", action="store_true", help="the report as JSON")
     return parser
 
 
@@ -399,9 +408,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_report(settings_from(args), args)
     if args.command == "kiosk":
-        from kiosk_client.cli import run_kiosk
+        from kiosk_client.cli import check_kiosk_devices, run_kiosk
 
-        return run_kiosk(args)
+        return check_kiosk_devices(args) if args.action == "check-devices" else run_kiosk(args)
     raise CliError(f"unknown command {args.command}")
 
 
