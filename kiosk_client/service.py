@@ -30,7 +30,10 @@ def keep_resume_point(runner: KioskRunner, path: Path) -> ResumeState:
     if point is not None:
         log.info("resuming the session saved in %s (after message %d)", path, point.last_seq)
         runner.signaling.restore(point.resume_token, point.last_seq)
+        state.call = point.call
+        runner.resume_media = point.call
     runner.signaling.on_resume_point = state.save
+    runner.on_call_media = state.call_changed
     return state
 
 

@@ -18,6 +18,7 @@ from kiosk_client.call_stats import CallStatsCollector
 from kiosk_client.control import CONSENT_POLICIES, AgentAction, AgentActions, ConsentName
 from kiosk_client.events import EventLog, describe
 from kiosk_client.peer import KioskPeer
+from kiosk_client.resume_state import CallMedia
 from kiosk_client.signaling_client import KioskSignaling, SignalingError, reconnect_delays
 from kiosk_client.telemetry import CpuMeter, device_health, network_info, read_faults
 from media import DeviceUnavailable, MediaSource, open_media, probe_device
@@ -116,6 +117,11 @@ class KioskRunner:
         self._cpu = CpuMeter()
         self._started = time.monotonic()
         self._reporter: asyncio.Task[None] | None = None
+        self.resume_media: CallMedia | None = None
+        """A call whose media an earlier run of this program carried (state file): offered again when the
+        session resumes into it."""
+        self.on_call_media: Callable[[CallMedia | None], None] | None = None
+        """Told when a call's media starts and when the call ends (the state file keeps it)."""
         self.device_report: DeviceReport | None = None
         """What the start-up device check found (None until it ran, or with a source given)."""
         self.video_help: bool | None = None
@@ -146,6 +152,7 @@ class KioskRunner:
                 "signed_in", kiosk_id=self.options.kiosk_id, resumed=welcome.resumed, call_id=welcome.call_id
             )
             await self._report()  # before any help request: the server judges it by this report
+            await self._resume_call_media(welcome.call_id if welcome.resumed else None)
             self._reporter = asyncio.create_task(self._report_every(), name="kiosk-telemetry")
             o = self.options
             if o.request_help and self.call_id is None:
@@ -161,6 +168,25 @@ class KioskRunner:
                     return self.result
         finally:
             await self.close()
+
+    async def _resume_call_media(self, call_id: str | None) -> None:
+        """After a restart in the middle of a call: offer media again over a new connection (the agent's
+        console swaps its connection, as after a broken path)."""
+        saved, self.resume_media = self.resume_media, None
+        if saved is None or call_id is None or saved.call_id != call_id:
+            self._call_media(None)
+            return
+        self.events.write("media_resuming", call_id=call_id)
+        ice = (saved.ice_servers, saved.ice_transport_policy)
+        peer = await self._replace_peer(call_id, ice)
+        self._media_watch = asyncio.create_task(self._keep_media(call_id, ice, peer, RECONNECT_CONNECT_S))
+
+    def _call_media(self, call: CallMedia | None) -> None:
+        if self.on_call_media is not None:
+            try:
+                self.on_call_media(call)
+            except OSError as exc:  # a state file that cannot be written must not break the call
+                log.warning("could not keep the call in the state file: %s", exc)
 
     async def _reconnect(self) -> bool:
         """The socket dropped: connect again with backoff. The server keeps this kiosk's queue place or
@@ -313,6 +339,7 @@ class KioskRunner:
             )
             await self._end_peer()
             self.privacy.microphone = self.privacy.camera = True  # the next customer starts unmuted
+            self._call_media(None)
             if self.options.survey is not None:
                 await self.send_survey(*self.options.survey)
             return self.options.exit_after_call
@@ -359,11 +386,13 @@ class KioskRunner:
         sdp = await self._offer
         await self.signaling.send(SessionDescription(call_id=joined.call_id, sdp_type=SdpType.OFFER, sdp=sdp))
         self._media_watch = asyncio.create_task(self._keep_media(joined.call_id, ice, self.peer))
+        self._call_media(CallMedia(joined.call_id, list(ice[0]), ice[1]))
 
-    async def _keep_media(self, call_id: str, ice: tuple[list[IceServer], str], peer: KioskPeer) -> None:
+    async def _keep_media(
+        self, call_id: str, ice: tuple[list[IceServer], str], peer: KioskPeer, wait_s: float = FIRST_CONNECT_S
+    ) -> None:
         """For the whole call: when the media path breaks (heartbeats stop) or a new connection does not
         come up in time, offer again over a new peer connection (aiortc has no ICE restart)."""
-        wait_s = FIRST_CONNECT_S
         lost_at: float | None = None
         loop = asyncio.get_running_loop()
         while True:

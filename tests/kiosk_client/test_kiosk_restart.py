@@ -1,4 +1,5 @@
-"""Crash recovery: a killed ``kiosk run`` restarted within the server's grace resumes its queue place."""
+"""Crash recovery: a killed ``kiosk run`` restarted within the server's grace resumes its queue place, or
+its call, whose media it offers again."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.support import RunningServer, cli_env, wait_until
+from signaling.protocol import Accept, CallAccepted, Offer, SetState
+from tests.agent_peer import AgentPeer
+from tests.support import RunningServer, cli_env, connect_agent, wait_until
 
 WAIT_S = 15.0
 
@@ -60,3 +63,45 @@ async def test_killed_kiosk_restarted_within_the_grace_resumes_its_queue_place(
     finally:
         second.terminate()
         await asyncio.wait_for(second.wait(), WAIT_S)
+
+
+async def test_killed_kiosk_restarted_in_the_middle_of_a_call_offers_its_media_again(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    (tmp_path / "secret").write_text(await server.enroll("k-crash"))
+    agent = await connect_agent(server, "val", await server.add_agent("val", skills=("cash",)))
+    before, after = AgentPeer(), AgentPeer()
+    first = await _kiosk_run(server, tmp_path)
+    try:
+        await agent.send(SetState(state="available"))
+        offer = await agent.expect(Offer)
+        await agent.send(Accept(call_id=offer.call_id))
+        accepted = await agent.expect(CallAccepted)
+        await before.answer(agent, accepted)
+        await before.consumers["video"].wait_for_frames(10, WAIT_S)
+
+        async def call_saved() -> bool:
+            state = tmp_path / "state.json"
+            return state.exists() and json.loads(state.read_text()).get("call") is not None
+
+        await wait_until(call_saved, WAIT_S, "the call kept in the state file")
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+        await before.close()
+
+        second = await _kiosk_run(server, tmp_path)
+        try:
+            await after.answer(agent, accepted)  # the restarted kiosk's new offer, in the same call
+            await after.consumers["video"].wait_for_frames(10, WAIT_S)
+        finally:
+            second.terminate()
+            await asyncio.wait_for(second.wait(), WAIT_S)
+    finally:
+        if first.returncode is None:
+            first.kill()
+            await first.wait()
+        await before.close()
+        await after.close()
+        await agent.close()
+    resumed = [e for e in _events(tmp_path / "events.jsonl") if e["event"] == "media_resuming"]
+    assert [e["call_id"] for e in resumed] == [offer.call_id]
