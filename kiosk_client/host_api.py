@@ -41,6 +41,9 @@ class HelpTarget(Protocol):
         self, topic: str, language: str, context: dict[str, str], device_fault: str | None = None
     ) -> None: ...
 
+    async def faults_changed(self) -> None:
+        """The host's faults changed: report them to IT now, not at the next telemetry."""
+
 
 @dataclass(frozen=True)
 class HostApiOptions:
@@ -153,10 +156,12 @@ class HostApi:
         body = await _body(request, FaultBody)
         self._events.status.fault = body.fault
         self._offer(body.fault, reason="device_fault")
+        await self._target.faults_changed()
         return web.json_response({"fault": body.fault})
 
     async def clear_fault(self, request: web.Request) -> web.Response:
         self._events.status.fault = None
+        await self._target.faults_changed()
         return web.Response(status=204)
 
     async def transaction_failed(self, request: web.Request) -> web.Response:

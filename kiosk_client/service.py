@@ -40,6 +40,7 @@ def keep_resume_point(runner: KioskRunner, path: Path) -> ResumeState:
 def attach_host_events(runner: KioskRunner) -> HostEvents:
     """Hand the runner's call events and the agent's actions to a ``HostEvents`` for the host API."""
     events = HostEvents()
+    runner.host_faults = lambda: [events.status.fault] if events.status.fault else []
     runner.events.subscribe(events.kiosk_event)
     runner.actions.subscribe(events.publish_action)
     return events

@@ -25,6 +25,7 @@ from media import DeviceUnavailable, MediaSource, open_media, probe_device
 from media.devices import DeviceCheck, DeviceReport, check_devices
 from media.privacy import PrivacySwitches
 from signaling.protocol import (
+    MAX_FAULTS,
     AgentJoined,
     CallEnded,
     CallStats,
@@ -123,6 +124,9 @@ class KioskRunner:
         self.on_call_media: Callable[[CallMedia | None], None] | None = None
         """Told when a call's media starts and when the call ends (the state file keeps it)."""
         self.device_report: DeviceReport | None = None
+        self.host_faults: Callable[[], list[str]] = list
+        """The faults the host application reported through the host API (reported to IT with the
+        faults file's)."""
         """What the start-up device check found (None until it ran, or with a source given)."""
         self.video_help: bool | None = None
         """Whether this kiosk's own devices allow video help, as its last check found (None: not checked)."""
@@ -284,7 +288,7 @@ class KioskRunner:
             app_version=APP_VERSION,
             uptime_s=round(time.monotonic() - self._started, 1),
             cpu_pct=self._cpu.sample(),
-            faults=read_faults(o.faults_file),
+            faults=(read_faults(o.faults_file) + self.host_faults())[:MAX_FAULTS],
         )
         with contextlib.suppress(SignalingError, ConnectionError):
             await self.signaling.send(telemetry)
@@ -498,6 +502,10 @@ class KioskRunner:
         if self.call_id is not None:
             await self.signaling.send(Survey(call_id=self.call_id, rating=rating, comment=comment))
             self.events.write("survey_sent", call_id=self.call_id, rating=rating)
+
+    async def faults_changed(self) -> None:
+        """The host reported or cleared a fault (host API): IT sees it now, not at the next report."""
+        await self._report()
 
     async def request_help(
         self, topic: str, language: str, context: dict[str, str], device_fault: str | None = None

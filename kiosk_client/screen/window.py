@@ -238,8 +238,7 @@ class KioskWindow(QWidget):
     def _ask_help(self, topic: str) -> None:
         fault = self.state.offer
         self.state.help_asked(topic)
-        context = {"fault": fault} if fault else {}
-        self._run(self.runner.request_help(topic, self.texts.language, context, fault))
+        self._run(self.runner.request_help(topic, self.texts.language, {}, fault))
 
     def _next_language(self) -> None:
         spoken = languages()

@@ -19,7 +19,7 @@ from kiosk_client.service import attach_host_events
 from kiosk_client.session import KioskOptions, KioskRunner
 from media import MediaSource, SyntheticAudioTrack, SyntheticVideoTrack
 from signaling.protocol import Offer, SetState
-from tests.support import RunningServer, connect_agent, wait_until
+from tests.support import RunningServer, connect_agent, login, wait_until
 
 WAIT_S = 10.0
 
@@ -125,6 +125,28 @@ async def test_failed_transaction_without_auto_help_offers_help_to_the_host_with
         assert (await host.status())["call_state"] == "idle"
 
 
+async def test_a_fault_the_host_reports_reaches_it_at_once_and_clears_when_the_host_says_so(
+    server: RunningServer,
+) -> None:
+    it_password = await server.add_agent("ivo", role="it")
+    async with (
+        kiosk_with_host_api(server, "k-jam", HostApiOptions(port=0)) as host,
+        await login(server, "ivo", it_password) as it,
+    ):
+
+        async def fleet_faults() -> list[str]:
+            async with it.get(f"{server.url}/api/fleet") as response:
+                kiosks = {k["kiosk_id"]: k for k in (await response.json())["kiosks"]}
+            return list(kiosks["k-jam"]["faults"] or [])
+
+        async with host.http.post(f"{host.base}/faults", json={"fault": "card reader jammed"}) as response:
+            assert response.status == 200
+        assert await fleet_faults() == ["card reader jammed"], "reported with the request, not 5 s later"
+        async with host.http.delete(f"{host.base}/faults") as response:
+            assert response.status == 204
+        assert await fleet_faults() == []
+
+
 @pytest.mark.parametrize("address", ["0.0.0.0", "192.168.1.20", "::", "kiosk.local"])
 async def test_host_api_refuses_to_listen_beyond_this_machine(address: str) -> None:
     with pytest.raises(HostApiError, match="this machine only"):
@@ -138,6 +160,9 @@ class _NoHelp:
     async def request_help(
         self, topic: str, language: str, context: dict[str, str], device_fault: str | None = None
     ) -> None:
+        raise AssertionError("an invalid request must not reach the kiosk")
+
+    async def faults_changed(self) -> None:
         raise AssertionError("an invalid request must not reach the kiosk")
 
 

@@ -205,7 +205,7 @@ async def _help_offered(screen: ScreenDriver, server: RunningServer) -> None:
         screen.press(Qt.Key.Key_1)
         offer = await agent.expect(Offer)
         assert offer.topic == "other"
-        assert "E42" in offer.context["fault"], offer.context
+        assert offer.context["device_fault"] == "transaction failed: E42 (cash not dispensed)"
         assert offer.priority > 0, "a fault raises the call's priority"
     finally:
         await agent.close()
