@@ -148,7 +148,8 @@ class KioskRunner:
         """Run until the call ends (or forever when not asking for help); returns how the call ended."""
         try:
             if self._source is None:
-                await self._check_devices()
+                if self.options.media == "device":
+                    await self._check_devices()
                 await self._open_source()
             welcome = await self.signaling.connect()
             self.call_id = welcome.call_id  # a session resumed after a restart (state file) goes on
@@ -242,7 +243,7 @@ class KioskRunner:
             self._failures[exc.kind] = exc
 
     async def _check_devices(self) -> None:
-        """At start-up: which of the camera, microphone and speaker work, for the log and for IT."""
+        """At start-up: which of the camera, microphone and speaker work (the log, the event log)."""
         o = self.options
         report = await asyncio.to_thread(
             check_devices, o.video_device, o.audio_device, o.speaker_device or "none", media_kind=o.media
