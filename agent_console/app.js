@@ -309,7 +309,9 @@ function startCall(accepted, media = null) {
     onConnection: (state) => callView.connection(state),
     onChannel: (channel) => {
       if (channel.label === "chat") chat.attach(channel);
+      if (channel.label === "control") callView.actions.attach(channel);
     },
+    onControl: (message) => callView.actions.receive(message),
     remoteVideo: callView.remote,
     localVideo: callView.local,
   }, media);

@@ -5,7 +5,9 @@
 //
 // Both ends send a heartbeat on the `control` channel twice a second. When the kiosk's stop for 2 s the
 // media path is broken: the call shows "Reconnecting…" and the kiosk, which notices too, offers again over
-// a new peer connection; a new offer replaces this page's connection (the camera stays open).
+// a new peer connection; a new offer replaces this page's connection (the camera stays open). Every other
+// message on `control` (the kiosk's answers to the agent's actions, and the ID photo's binary parts) goes to
+// `deps.onControl` (actions.js); any message at all counts as a sign of life.
 
 import { CallStatsReporter } from "./callstats.js";
 import { candidateToWire, outbound } from "./protocol.js";
@@ -39,6 +41,7 @@ export class CallSession {
    * @param {{send: (msg: object) => boolean, onWarning: (text: string) => void,
    *          onConnection: (state: RTCPeerConnectionState) => void,
    *          onChannel: (channel: RTCDataChannel) => void,
+   *          onControl?: (message: object|ArrayBuffer|Blob) => void,
    *          remoteVideo: HTMLVideoElement, localVideo: HTMLVideoElement}} deps
    */
   constructor(accepted, deps, localMedia = null) {
@@ -134,15 +137,18 @@ export class CallSession {
   #channel(channel) {
     if (channel.label === "control") {
       this.control = channel;
+      channel.binaryType = "arraybuffer"; // the ID photo's parts, before any can arrive
       // beat at once: the kiosk knows the path works as soon as the channel is up
       channel.addEventListener("open", () => channel.send(HEARTBEAT));
       if (channel.readyState === "open") channel.send(HEARTBEAT);
-      channel.addEventListener("message", () => {
+      channel.addEventListener("message", (event) => {
         this.heardAt = performance.now();
         if (this.silent) {
           this.silent = false;
           this.deps.onConnection("connected");
         }
+        const message = controlMessage(event.data);
+        if (message !== null) this.deps.onControl?.(message);
       });
     }
     this.deps.onChannel(channel);
@@ -195,6 +201,20 @@ export class CallSession {
     console.error(`call ${this.callId}: ${step} failed`, error);
     this.deps.onWarning(`The video connection could not be set up (${step}: ${error?.message ?? error}).`);
   }
+}
+
+/** A `control` message from the kiosk other than its heartbeat: a JSON object parsed, binary data as it is;
+ * null for a heartbeat, or for text that is not a JSON object. @param {string|ArrayBuffer|Blob} data */
+function controlMessage(data) {
+  if (typeof data !== "string") return data;
+  if (data === HEARTBEAT) return null;
+  try {
+    const message = JSON.parse(data);
+    if (message !== null && typeof message === "object" && message.type !== "heartbeat") return message;
+  } catch {
+    console.warn("ignoring a control message that is not JSON");
+  }
+  return null;
 }
 
 /** Only the fields RTCPeerConnection understands (the server omits empty ones). */

@@ -1,5 +1,7 @@
-// The in-call screen around the media: who the call is with, its duration, the connection's health.
+// The in-call screen around the media: who the call is with, its duration, the connection's health, and
+// the customer's screen (what the agent shows or asks for on the kiosk: actions.js).
 
+import { KioskActions } from "./actions.js";
 import { handoverTitle, priorityLabel } from "./incoming.js";
 import { byId, formatDuration, humanize, renderHandoverNotes } from "./ui.js";
 
@@ -20,6 +22,8 @@ export class CallView {
     this.remote = /** @type {HTMLVideoElement} */ (byId("remote-video"));
     this.local = /** @type {HTMLVideoElement} */ (byId("local-video"));
     this.hangup = /** @type {HTMLButtonElement} */ (byId("hangup"));
+    /** The agent's actions on the kiosk, over the call's `control` channel. */
+    this.actions = new KioskActions();
     this.remote.addEventListener("click", () => this.remote.play().catch(() => undefined));
     this.remote.addEventListener("playing", () => {
       byId("remote-placeholder").hidden = true;
@@ -45,6 +49,7 @@ export class CallView {
     byId("call-notes").hidden = !fault && noted === 0;
     byId("remote-placeholder").hidden = false;
     this.hangup.disabled = false;
+    this.actions.reset();
     this.connection("new");
     this.startedAt = performance.now();
     clearInterval(this.timer);
@@ -56,6 +61,7 @@ export class CallView {
   stop() {
     clearInterval(this.timer);
     this.timer = 0;
+    this.actions.detach();
     return (performance.now() - this.startedAt) / 1000;
   }
 
