@@ -287,6 +287,9 @@ export class KioskActions {
       /** @type {HTMLFormElement} */ (byId(id)).reset();
     }
     this.reasonInput.value = DEFAULT_REASON;
+    for (const field of [this.messageInput, this.titleInput, this.textInput, this.reasonInput]) {
+      field.removeAttribute("aria-invalid");
+    }
     for (const el of [this.messageError, this.documentError, this.photoError]) say(el, "");
     this.sentNote.textContent = "";
     this.#updateControls();

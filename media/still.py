@@ -10,6 +10,7 @@ import asyncio
 import av
 from aiortc.mediastreams import MediaStreamTrack
 from av import VideoFrame
+from av.video.reformatter import VideoReformatter
 
 CAPTURE_TIMEOUT_S = 5.0
 JPEG_QSCALE = 3
@@ -30,7 +31,9 @@ def encode_jpeg(frame: VideoFrame, qscale: int = JPEG_QSCALE) -> bytes:
     codec.width, codec.height = frame.width, frame.height
     codec.pix_fmt = "yuvj420p"
     codec.options = {"qmin": str(qscale), "qmax": str(qscale)}
-    still = frame.reformat(format="yuvj420p")
+    # A converter of our own: ``frame.reformat`` keeps one per frame, and the camera's frames are shared
+    # (MediaRelay) with the call's video encoder, which converts the same frame on another thread.
+    still = VideoReformatter().reformat(frame, format="yuvj420p")
     still.pts = 0
     packets = [*codec.encode(still), *codec.encode(None)]
     return b"".join(bytes(packet) for packet in packets)

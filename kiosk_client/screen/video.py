@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 from av import VideoFrame
+from av.video.reformatter import VideoReformatter
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
@@ -18,11 +19,13 @@ from PySide6.QtWidgets import QWidget
 FrameSource = Callable[[], object | None]
 
 
-def to_image(frame: VideoFrame, width: int, height: int) -> QImage:
-    """``frame`` scaled to fit ``width`` by ``height`` (aspect kept) as an RGB image."""
+def to_image(frame: VideoFrame, width: int, height: int, reformatter: VideoReformatter) -> QImage:
+    """``frame`` scaled to fit ``width`` by ``height`` (aspect kept) as an RGB image. The caller's own
+    ``reformatter``: the camera's frames are shared with the call's encoder, which converts them on another
+    thread, and ``frame.reformat`` would share one converter with it."""
     scale = min(width / frame.width, height / frame.height)
     w, h = max(2, int(frame.width * scale) // 2 * 2), max(2, int(frame.height * scale) // 2 * 2)
-    rgb = np.ascontiguousarray(frame.reformat(width=w, height=h, format="rgb24").to_ndarray())
+    rgb = np.ascontiguousarray(reformatter.reformat(frame, width=w, height=h, format="rgb24").to_ndarray())
     image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
     return image.copy()  # own the pixels: the array goes away
 
@@ -33,6 +36,7 @@ class VideoView(QWidget):
         self._source = source
         self._image: QImage | None = None
         self._shown: object | None = None
+        self._reformatter = VideoReformatter()
         self.placeholder = placeholder
         """Shown instead of a picture (an empty string: the last picture stays)."""
         self.frames_shown = 0
@@ -48,7 +52,7 @@ class VideoView(QWidget):
             return
         self._shown = frame
         if isinstance(frame, VideoFrame) and self.width() > 1 and self.height() > 1:
-            self._image = to_image(frame, self.width(), self.height())
+            self._image = to_image(frame, self.width(), self.height(), self._reformatter)
             self.frames_shown += 1
         elif frame is None:
             self._image = None
