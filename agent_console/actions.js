@@ -292,6 +292,7 @@ export class KioskActions {
     }
     for (const el of [this.messageError, this.documentError, this.photoError]) say(el, "");
     this.sentNote.textContent = "";
+    showPrivacy(true, true);
     this.#updateControls();
   }
 
@@ -312,6 +313,7 @@ export class KioskActions {
     const known = typeof requestId === "string" && REQUEST_ID.test(requestId);
     if (known && message.type === "id_photo") return this.photo.header(message);
     if (known && message.type === "id_photo_refused") return this.photo.refused(message);
+    if (message?.type === "privacy") return showPrivacy(message.microphone !== false, message.camera !== false);
     console.info("ignoring a control message from the kiosk", message?.type);
   }
 
@@ -385,4 +387,13 @@ export class KioskActions {
     this.photoButton.disabled = !open || this.photo.waiting;
     this.offline.hidden = open;
   }
+}
+
+/** Whether the customer muted or turned the camera off (the kiosk's `privacy` message), next to the
+ * connection's state; hidden while both are on. @param {boolean} microphone @param {boolean} camera */
+function showPrivacy(microphone, camera) {
+  const pill = byId("customer-privacy");
+  const off = [microphone ? "" : "Customer muted", camera ? "" : "Customer's camera off"].filter(Boolean);
+  pill.textContent = off.join(" · ");
+  pill.hidden = off.length === 0;
 }

@@ -3,6 +3,7 @@ ends' heartbeats).
 
 Agent → kiosk: ``show_message {text}``, ``show_document {title, text | url}`` (``url``: a path on the
 service's own origin, such as ``/documents/fees.html``), ``request_id_photo {request_id, reason}``.
+Kiosk → agent: ``privacy {microphone, camera}`` when the customer mutes or turns the camera off or on.
 Kiosk → agent, for a photo request: ``id_photo_refused {request_id, reason}``, or, only after the
 customer's consent, ``id_photo {request_id, size, sha256, width, height, mime}`` followed by the JPEG in
 binary messages of at most ``CHUNK_BYTES``, in order, ``size`` bytes in all (the channel is reliable and
@@ -64,6 +65,14 @@ class RequestIdPhoto(_Control, tag="request_id_photo"):
 class IdPhotoRefused(_Control, tag="id_photo_refused"):
     request_id: RequestId
     reason: str
+
+
+class CustomerPrivacy(_Control, tag="privacy"):
+    """Kiosk → agent: the customer muted or turned off the camera (sent on change, and when a new
+    connection of the call opens while either is off)."""
+
+    microphone: bool
+    camera: bool
 
 
 class IdPhoto(_Control, tag="id_photo"):

@@ -30,6 +30,7 @@ from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
 from kiosk_client.call_stats import CallStatsCollector, CountingTrack
+from kiosk_client.control import CustomerPrivacy, encode_control
 from media import DeviceUnavailable, LatestFrameConsumer, MediaSource, Recorder
 from media.playback import Speaker
 from media.privacy import GatedTrack, PrivacySwitches
@@ -83,7 +84,7 @@ class KioskPeer:
         self._recorder_started = False
         self._closed = False
         # fresh relay subscriptions per call, stopped when it ends, so nothing queues up between calls
-        switches = privacy if privacy is not None else PrivacySwitches()
+        switches = self.privacy = privacy if privacy is not None else PrivacySwitches()
         self.sent_video = CountingTrack(GatedTrack(source.subscribe_video(), lambda: switches.camera))
         """The camera track as sent, counting its frames (for the call's quality reports)."""
         sent_audio = GatedTrack(source.subscribe_audio(), lambda: switches.microphone)
@@ -109,6 +110,14 @@ class KioskPeer:
 
     def _control_open(self) -> None:
         self._heartbeat = asyncio.ensure_future(self._beat())
+        if not (self.privacy.microphone and self.privacy.camera):  # a new connection of the same call
+            self.send_privacy()
+
+    def send_privacy(self) -> None:
+        """Tell the agent whether the customer is muted or has the camera off."""
+        if self.control.readyState == "open":
+            message = CustomerPrivacy(microphone=self.privacy.microphone, camera=self.privacy.camera)
+            self.control.send(encode_control(message))
 
     def _control_message(self, message: str | bytes) -> None:
         self._heard_at = asyncio.get_running_loop().time()

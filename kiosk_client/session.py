@@ -521,6 +521,18 @@ class KioskRunner:
         if self.call_id is not None:
             await self.signaling.send(Cancel(call_id=self.call_id))
 
+    def set_privacy(self, *, microphone: bool | None = None, camera: bool | None = None) -> None:
+        """The customer's mute and camera switches (the screen's buttons); the agent is told."""
+        if microphone is not None:
+            self.privacy.microphone = microphone
+        if camera is not None:
+            self.privacy.camera = camera
+        self.events.write(
+            "privacy", call_id=self.call_id, microphone=self.privacy.microphone, camera=self.privacy.camera
+        )
+        if self.peer is not None:
+            self.peer.send_privacy()
+
     def subscribe_camera(self) -> MediaStreamTrack:
         """A new subscription to the kiosk's camera (the screen's self-view); stop it when done."""
         return self._camera()

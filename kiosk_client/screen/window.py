@@ -252,14 +252,12 @@ class KioskWindow(QWidget):
 
     def _toggle_mute(self) -> None:
         privacy = self.runner.privacy
-        privacy.microphone = not privacy.microphone
-        self.runner.events.write("microphone", call_id=self.runner.call_id, on=privacy.microphone)
+        self.runner.set_privacy(microphone=not privacy.microphone)
         self.call.show_privacy(self.texts, privacy.microphone, privacy.camera)
 
     def _toggle_camera(self) -> None:
         privacy = self.runner.privacy
-        privacy.camera = not privacy.camera
-        self.runner.events.write("camera", call_id=self.runner.call_id, on=privacy.camera)
+        self.runner.set_privacy(camera=not privacy.camera)
         self.call.show_privacy(self.texts, privacy.microphone, privacy.camera)
 
     def _rate(self, rating: int, comment: str) -> None:

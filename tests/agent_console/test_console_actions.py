@@ -185,3 +185,17 @@ async def test_an_empty_message_is_not_sent_and_the_agent_is_told_what_is_missin
     assert await screen.next() == ShowMessage(text="Please take your receipt")
     assert screen.actions.empty()
     await expect(page.get_by_role("alert").filter(has_text="kiosk's screen")).to_have_count(0)
+
+
+async def test_the_agent_sees_when_the_customer_mutes_or_turns_the_camera_off(
+    page: Page, server: RunningServer, kiosks: Kiosks
+) -> None:
+    kiosk, _screen = await call_in_progress(page, server, kiosks, "kiosk-privacy")
+    badge = page.get_by_test_id("customer-privacy")
+    await expect(badge).to_be_hidden()
+    kiosk.runner.set_privacy(microphone=False)  # the kiosk screen's Mute button
+    await expect(badge).to_have_text("Customer muted")
+    kiosk.runner.set_privacy(camera=False)
+    await expect(badge).to_have_text("Customer muted · Customer's camera off")
+    kiosk.runner.set_privacy(microphone=True, camera=True)
+    await expect(badge).to_be_hidden()

@@ -38,6 +38,11 @@ def _luma(frame: object) -> float:
     return float(np.mean(frame.to_ndarray(format="gray")))
 
 
+async def _told(peer: AgentPeer) -> object:
+    """The next thing the kiosk told the agent on the control channel."""
+    return msgspec.json.decode(await asyncio.wait_for(peer.control_received.get(), WAIT_S))
+
+
 def _level(frame: object) -> float:
     assert isinstance(frame, AudioFrame)
     return tone_level(frame)
@@ -109,6 +114,11 @@ async def _whole_visit(screen: ScreenDriver, server: RunningServer) -> None:
         screen.press(Qt.Key.Key_2)  # camera off
         assert not runner.privacy.microphone
         assert not runner.privacy.camera
+        told = [await _told(peer), await _told(peer)]
+        assert told == [  # the agent's console is told, to show it
+            {"type": "privacy", "microphone": False, "camera": True},
+            {"type": "privacy", "microphone": False, "camera": False},
+        ]
         await screen.until(lambda: _level(audio.latest) < 0.001, "silence at the agent (muted)")
         await screen.until(lambda: _luma(video.latest) < 20, "a black picture at the agent (camera off)")
         assert window.call.self_view.placeholder == "Su cámara está apagada"
@@ -116,6 +126,8 @@ async def _whole_visit(screen: ScreenDriver, server: RunningServer) -> None:
         screen.shot("5-call-muted-camera-off")
         screen.touch(window.call.mute)
         screen.touch(window.call.camera)
+        told = [await _told(peer), await _told(peer)]
+        assert told[-1] == {"type": "privacy", "microphone": True, "camera": True}
         await screen.until(lambda: _level(audio.latest) > 0.1, "the customer's voice again")
         await screen.until(lambda: _luma(video.latest) > 40, "the customer's picture again")
 
