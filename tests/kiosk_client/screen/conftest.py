@@ -21,6 +21,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt loads: no dis
 import qasync
 from PySide6.QtWidgets import QApplication
 
+from signaling.settings import Settings
+from tests.kiosk_client.screen.support import ScreenDriver, running_screen
+from tests.support import RunningServer
+
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "kiosk-screen"
 QtRun = Callable[[Coroutine[Any, Any, None]], None]
 
@@ -29,6 +33,21 @@ QtRun = Callable[[Coroutine[Any, Any, None]], None]
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+Story = Callable[[ScreenDriver, RunningServer], Coroutine[Any, Any, None]]
+OnScreen = Callable[[str, Story], None]
+
+
+@pytest.fixture
+def on_screen(qt_run: QtRun, settings: Settings, artifacts: Path) -> OnScreen:
+    """Play a customer's story on a kiosk's screen (named ``kiosk_id``) in front of a fresh server."""
+
+    async def staged(kiosk_id: str, story: Story) -> None:
+        async with running_screen(settings, kiosk_id, artifacts) as (screen, server):
+            await story(screen, server)
+
+    return lambda kiosk_id, story: qt_run(staged(kiosk_id, story))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ consent to an ID photo, rate the call. A screenshot of each page is saved."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import aiohttp
 import msgspec
@@ -26,10 +25,9 @@ from signaling.protocol import (
     Queued,
     SetState,
 )
-from signaling.settings import Settings
 from tests.agent_peer import AgentPeer
-from tests.kiosk_client.screen.conftest import QtRun
-from tests.kiosk_client.screen.support import WAIT_S, ScreenDriver, running_screen
+from tests.kiosk_client.screen.conftest import OnScreen
+from tests.kiosk_client.screen.support import WAIT_S, ScreenDriver
 from tests.support import RunningServer, connect_agent, connect_kiosk
 
 
@@ -48,15 +46,8 @@ def _level(frame: object) -> float:
     return tone_level(frame)
 
 
-def test_a_customer_asks_waits_talks_consents_and_rates_the_call_with_the_keypad(
-    qt_run: QtRun, settings: Settings, artifacts: Path
-) -> None:
-    qt_run(_visit(settings, artifacts))
-
-
-async def _visit(settings: Settings, artifacts: Path) -> None:
-    async with running_screen(settings, "k-visit", artifacts) as (screen, server):
-        await _whole_visit(screen, server)
+def test_a_customer_asks_waits_talks_consents_and_rates_the_call_with_the_keypad(on_screen: OnScreen) -> None:
+    on_screen("k-visit", _whole_visit)
 
 
 async def _whole_visit(screen: ScreenDriver, server: RunningServer) -> None:
@@ -168,17 +159,12 @@ async def _whole_visit(screen: ScreenDriver, server: RunningServer) -> None:
 
 
 def test_a_customer_who_stops_waiting_presses_cancel_and_the_call_leaves_the_queue(
-    qt_run: QtRun, settings: Settings, artifacts: Path
+    on_screen: OnScreen,
 ) -> None:
-    qt_run(_cancel(settings, artifacts))
+    on_screen("k-cancel", _cancel_while_waiting)
 
 
-async def _cancel(settings: Settings, artifacts: Path) -> None:
-    async with running_screen(settings, "k-cancel", artifacts) as (screen, _server):
-        await _cancel_while_waiting(screen)
-
-
-async def _cancel_while_waiting(screen: ScreenDriver) -> None:
+async def _cancel_while_waiting(screen: ScreenDriver, _server: RunningServer) -> None:
     window = screen.window
     await screen.page("home")
     screen.touch(window.home.topic_buttons["cards"])
@@ -191,14 +177,9 @@ async def _cancel_while_waiting(screen: ScreenDriver) -> None:
 
 
 def test_a_failed_transaction_reported_by_the_atm_offers_help_on_screen_with_the_fault(
-    qt_run: QtRun, settings: Settings, artifacts: Path
+    on_screen: OnScreen,
 ) -> None:
-    qt_run(_failed_transaction(settings, artifacts))
-
-
-async def _failed_transaction(settings: Settings, artifacts: Path) -> None:
-    async with running_screen(settings, "k-fault", artifacts) as (screen, server):
-        await _help_offered(screen, server)
+    on_screen("k-fault", _help_offered)
 
 
 async def _help_offered(screen: ScreenDriver, server: RunningServer) -> None:
