@@ -201,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the whole product on this machine, with simulated kiosks")
     _add_server_args(demo)
     demo.add_argument("--kiosks", type=int, default=3, help="how many simulated kiosks ask for help")
+    demo.add_argument(
+        "--kiosk-screen",
+        action="store_true",
+        help="also open a kiosk's customer screen in a window (needs a display and kiosk-assist[screen])",
+    )
     history = sub.add_parser("history", help="store call history from Redis into the database")
     _add_store_args(history)
     history.add_argument("--redis-url", help="the servers' Redis URL, as serve takes it (required)")
@@ -379,7 +384,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return commands.serve(settings_from(args))
     if args.command == "demo":
-        return asyncio.run(commands.demo(settings_from(args), args.kiosks))
+        return asyncio.run(commands.demo(settings_from(args), args.kiosks, args.kiosk_screen))
     if args.command in ("users", "kiosks") and args.action not in ("add", "enroll"):
         from signaling.identity_commands import run_identity_command
 

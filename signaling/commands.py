@@ -9,6 +9,7 @@ import logging
 import secrets
 import signal
 import ssl
+import sys
 import tempfile
 from pathlib import Path
 
@@ -96,8 +97,55 @@ async def enroll(settings: Settings, kiosk_id: str, location: str) -> str:
         await db.close()
 
 
-async def demo(settings: Settings, kiosk_count: int) -> int:
-    """Server, a demo agent and simulated kiosks asking for help, on one machine, until interrupted."""
+SCREEN_KIOSK = "demo-kiosk-screen"
+SCREEN_START_S = 30.0
+
+
+async def _open_kiosk_screen(settings: Settings, url: str, secret: str) -> asyncio.subprocess.Process:
+    """``kiosk run --screen --windowed`` as its own program, once it has signed in (or a CliError saying
+    why it could not start: no Qt installed, no display)."""
+    folder = settings.data_dir / SCREEN_KIOSK
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "secret").write_text(secret)
+    events = folder / "events.jsonl"
+    events.unlink(missing_ok=True)
+    log_file = folder / "kiosk.log"
+    print(f"  Opening a kiosk screen ({SCREEN_KIOSK}); its log: {log_file}", flush=True)
+    args = [
+        "kiosk",
+        "run",
+        "--server",
+        url,
+        "--kiosk-id",
+        SCREEN_KIOSK,
+        "--secret-file",
+        str(folder / "secret"),
+    ]
+    args += ["--screen", "--windowed", "--events", str(events), "--host-api-port", "0"]
+    if settings.tls_cert is not None:
+        args += ["--ca-file", str(settings.tls_cert)]
+    with log_file.open("ab") as kiosk_log:  # the child keeps its own copy of the descriptor
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "signaling.cli", *args, stdout=kiosk_log, stderr=kiosk_log
+        )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SCREEN_START_S
+    while '"signed_in"' not in (events.read_text() if events.exists() else ""):
+        if process.returncode is not None or loop.time() > deadline:
+            if process.returncode is None:
+                process.terminate()
+            await process.wait()
+            said = log_file.read_text(errors="replace").strip()[-500:] or "no answer"
+            raise CliError(f"the kiosk screen did not start: {said}")
+        with contextlib.suppress(TimeoutError):  # a bounded wait for the program, re-checking its file
+            await asyncio.wait_for(process.wait(), 0.2)
+    print(f"  A kiosk screen ({SCREEN_KIOSK}) is open in a window: ask for help from it.\n", flush=True)
+    return process
+
+
+async def demo(settings: Settings, kiosk_count: int, kiosk_screen: bool = False) -> int:
+    """Server, a demo agent and simulated kiosks asking for help, on one machine, until interrupted;
+    with ``kiosk_screen``, one more kiosk shows the customer's screen in a window, for a person to use."""
     from dataclasses import replace
 
     from kiosk_client.session import KioskOptions, KioskRunner
@@ -125,6 +173,7 @@ async def demo(settings: Settings, kiosk_count: int) -> int:
                 kiosk_id = f"demo-kiosk-{i + 1}"
                 secret = await enroll_kiosk(db, kiosk_id, DEMO_LOCATIONS[i % len(DEMO_LOCATIONS)])
                 kiosk_secrets.append((kiosk_id, secret))
+            screen_secret = await enroll_kiosk(db, SCREEN_KIOSK, "Your desk") if kiosk_screen else None
         finally:
             await db.close()
 
@@ -157,12 +206,18 @@ async def demo(settings: Settings, kiosk_count: int) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        screen: asyncio.subprocess.Process | None = None
         try:
+            if screen_secret is not None:
+                screen = await _open_kiosk_screen(settings, url, screen_secret)
             async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(kiosk_loop(i, k, s)) for i, (k, s) in enumerate(kiosk_secrets)]
                 await stop.wait()
                 for task in tasks:
                     task.cancel()
         finally:
+            if screen is not None and screen.returncode is None:
+                screen.terminate()
+                await asyncio.wait_for(screen.wait(), 10)
             await runner.cleanup()
     return 0

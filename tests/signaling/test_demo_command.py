@@ -45,6 +45,30 @@ async def test_the_demo_prints_a_login_and_its_kiosks_ring_the_demo_agent(tmp_pa
     assert process.returncode == 0
 
 
+@pytest.mark.timeout(90)
+async def test_the_demo_opens_a_kiosk_screen_for_a_person_to_ask_for_help_from(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "signaling.cli", "demo", "--port", str(free_port()), "--kiosks", "0",
+        "--kiosk-screen", "--data-dir", str(tmp_path / "demo"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        env=cli_env(QT_QPA_PLATFORM="offscreen"),
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        said = ""
+        async with asyncio.timeout(60):
+            while "A kiosk screen (demo-kiosk-screen) is open" not in said:
+                line = await process.stdout.readline()
+                assert line, f"the demo stopped before its kiosk screen signed in: {said!r}"
+                said += line.decode()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+    assert process.returncode == 0
+    kiosk_log = (tmp_path / "demo" / "demo-kiosk-screen" / "kiosk.log").read_text()
+    assert "Traceback" not in kiosk_log, kiosk_log
+
+
 async def test_the_demo_refuses_a_data_directory_that_already_holds_one(tmp_path: Path) -> None:
     from tests.support import run_cli
 
