@@ -152,6 +152,8 @@ class KioskWindow(QWidget):
 
     def _show_dialog(self) -> None:
         state, t = self.state, self.texts
+        if state.consent is None and self._consent is not None and not self._consent.done():
+            self._consent.set_result(False)  # the call ended while the customer was being asked
         if state.consent is not None:
             if self._dialog_kind != "consent":
                 body = "\n\n".join(
