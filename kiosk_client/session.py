@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from kiosk_client.resume_state import CallMedia
 from kiosk_client.signaling_client import KioskSignaling, SignalingError, reconnect_delays
 from kiosk_client.telemetry import CpuMeter, device_health, network_info, read_faults
 from media import DeviceUnavailable, MediaSource, open_media, probe_device
-from media.devices import DeviceCheck, DeviceReport, check_devices
+from media.devices import DeviceReport, check_devices
 from media.privacy import PrivacySwitches
 from signaling.protocol import (
     MAX_FAULTS,
@@ -246,12 +245,8 @@ class KioskRunner:
         """At start-up: which of the camera, microphone and speaker work (the log, the event log)."""
         o = self.options
         report = await asyncio.to_thread(
-            check_devices, o.video_device, o.audio_device, o.speaker_device or "none", media_kind=o.media
+            check_devices, o.video_device, o.audio_device, o.speaker_device, media_kind=o.media
         )
-        if o.speaker_device is None and o.media == "device":
-            report = dataclasses.replace(
-                report, speaker=DeviceCheck("speaker", "none", False, "no speaker configured")
-            )
         for line in report.lines():
             log.info("device check: %s", line)
         self.device_report = report

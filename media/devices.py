@@ -67,7 +67,7 @@ class DeviceReport:
 def check_devices(
     video_device: str,
     audio_device: str,
-    speaker_device: str,
+    speaker_device: str | None,
     *,
     media_kind: SourceKind,
     width: int = 640,
@@ -89,7 +89,9 @@ def check_devices(
     return DeviceReport(
         check_camera(video_device, width=width, height=height, fps=fps, timeout=timeout),
         _check("microphone", audio_device, lambda: probe_device("audio", audio_device), "opened"),
-        _check("speaker", speaker_device, lambda: probe_speaker(speaker_device), "opened"),
+        _check("speaker", speaker_device, lambda: probe_speaker(speaker_device), "opened")
+        if speaker_device is not None
+        else DeviceCheck("speaker", "none", False, "no speaker configured"),
     )
 
 

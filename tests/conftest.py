@@ -10,6 +10,7 @@ import pytest
 import redis as redis_sync
 
 from signaling.settings import Settings
+from tests.media.media_test_support import AlsaSandbox
 from tests.support import RunningServer, forget_prefix, free_port, running_server, scratch_postgres_database
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/13"
@@ -77,3 +78,12 @@ async def postgres_url() -> AsyncIterator[str]:
     """A new, empty PostgreSQL database of this test's own (the test is skipped when none answers)."""
     async with scratch_postgres_database() as url:
         yield url
+
+
+@pytest.fixture
+def alsa(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AlsaSandbox:
+    """File-backed ALSA devices for this test only (PyAV's bundled alsa-lib reads ALSA_CONFIG_PATH on
+    every open and reloads when it names other files)."""
+    sandbox = AlsaSandbox.create(tmp_path / "alsa")
+    monkeypatch.setenv("ALSA_CONFIG_PATH", str(sandbox.config))
+    return sandbox

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
-
-import pytest
 
 from kiosk_client.session import KioskOptions, KioskRunner
 from media import MediaSource, SyntheticAudioTrack, SyntheticVideoTrack
@@ -19,13 +16,6 @@ from tests.support import RunningServer, cli_env, connect_agent, run_cli
 
 WAIT_S = 20.0
 AGENT_TONE_HZ = 660.0
-
-
-@pytest.fixture
-def alsa(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AlsaSandbox:
-    sandbox = AlsaSandbox.create(tmp_path / "alsa")
-    monkeypatch.setenv("ALSA_CONFIG_PATH", str(sandbox.config))
-    return sandbox
 
 
 async def test_the_agents_voice_is_played_on_the_kiosks_speaker(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
 
 from media import SyntheticAudioTrack, SyntheticVideoTrack
-from tests.media.media_test_support import AlsaSandbox, Loopback
+from tests.media.media_test_support import Loopback
 
 
 @pytest.fixture
@@ -38,12 +37,3 @@ async def loopback() -> AsyncIterator[Loopback]:
             await receiver.close()
         video_source.stop()
         audio_source.stop()
-
-
-@pytest.fixture
-def alsa(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AlsaSandbox:
-    """File-backed ALSA devices for this test only (PyAV's bundled alsa-lib reads ALSA_CONFIG_PATH on
-    every open and reloads when it names other files)."""
-    sandbox = AlsaSandbox.create(tmp_path / "alsa")
-    monkeypatch.setenv("ALSA_CONFIG_PATH", str(sandbox.config))
-    return sandbox
